@@ -1,0 +1,130 @@
+"""The backend interface: an ordered byte-key store with transactions, nothing else.
+
+A backend keeps three tables (`Table`), each an ordered map from byte keys to byte
+values, compared as unsigned bytes. It offers read snapshots and atomic write
+transactions; `memkv.Memory` builds every feature on these few operations, so a new
+backend gets all of them by implementing this module's classes and passing the
+conformance suite in ``tests/memkv/test_conformance.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Table(enum.IntEnum):
+    """The named tables every backend keeps (LMDB: named databases)."""
+
+    ENTRIES = 0  # user key -> encoded record
+    INDEX = 1  # category / session indexes and their counts
+    META = 2  # format version and other store-wide settings
+
+
+class ReadTxn(Protocol):
+    """A consistent snapshot; valid only inside the function it is handed to."""
+
+    @property
+    def snapshot_id(self) -> int:
+        """The id of the last commit this snapshot sees (see `Backend.commit_id`)."""
+        ...
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        """The value stored at ``key``, or ``None`` if absent."""
+        ...
+
+    def scan(
+        self,
+        table: Table,
+        start: bytes,
+        stop: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[bytes, bytes]]:
+        """The items with ``start <= key < stop`` (``stop=None``: no upper bound), in
+        key order or, with ``reverse``, in descending order; at most ``limit``.
+        Returns a list: nothing of a scan outlives its transaction."""
+        ...
+
+
+class WriteTxn(ReadTxn, Protocol):
+    """A write transaction: reads see its own writes; it commits as a whole or not
+    at all."""
+
+    @property
+    def txn_id(self) -> int:
+        """The id this transaction commits as, if it changes anything: strictly
+        greater than every id committed before it (see `Backend.commit_id`)."""
+        ...
+
+    def put(self, table: Table, key: bytes, value: bytes) -> None:
+        """Store ``value`` at ``key``, replacing any previous value."""
+        ...
+
+    def delete(self, table: Table, key: bytes) -> bool:
+        """Remove ``key``; ``True`` if it was present."""
+        ...
+
+
+class Backend(ABC):
+    """An ordered byte-key store with transactions."""
+
+    #: Short name shown to users ("lmdb", "in-memory").
+    name: str
+    #: Where the store lives (a directory, or ":memory:").
+    location: str
+    readonly: bool
+
+    @abstractmethod
+    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+        """Run ``fn`` on a read snapshot and return its result.
+
+        The snapshot ends when ``fn`` returns. The backend may call ``fn`` again (if
+        the map was remapped under it, say), so ``fn`` must only read.
+
+        Raises:
+            StoreClosed, BackendError.
+        """
+
+    @abstractmethod
+    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+        """Run ``fn`` in a write transaction and commit; return its result.
+
+        If ``fn`` raises, nothing it wrote is kept and the exception propagates. The
+        backend may call ``fn`` more than once (after growing the map, say), so
+        ``fn`` must have no effects outside the transaction. Write transactions of
+        one store are serialised; starting one inside another on the same thread
+        raises `NestedTransaction` instead of deadlocking.
+
+        Raises:
+            StoreClosed, ReadOnlyStore, NestedTransaction, StorageFull, BackendError.
+        """
+
+    @abstractmethod
+    def commit_id(self) -> int:
+        """The id of the last committed write transaction, by any handle or process.
+
+        Cheap (no transaction): the read cache calls it on every hit.
+        """
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """Engine figures for ``memkv stats``: size on disk, map size, and so on."""
+
+    @abstractmethod
+    def health_check(self) -> bool:
+        """``True`` if a read transaction can be started and the format is known."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store. Repeated calls do nothing."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool: ...
+

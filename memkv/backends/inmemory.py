@@ -1,0 +1,203 @@
+"""The in-memory backend: small enough to be obviously right, so it is the test oracle.
+
+Each table is a dict plus a sorted list of its keys. A write transaction collects its
+changes in an overlay that its own reads see; commit applies the overlay under the
+state lock, so readers see all of a transaction or none of it. Inserting a new key
+costs a ``bisect.insort`` (a memmove of the key list): fine for tests and for stores of
+a few hundred thousand keys.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from memkv.backends.base import Backend, ReadTxn, T, Table, WriteTxn
+from memkv.errors import NestedTransaction, ReadOnlyStore, StoreClosed
+
+LOCATION: Final = ":memory:"
+
+
+class _TableData:
+    __slots__ = ("sorted_keys", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes] = {}
+        self.sorted_keys: list[bytes] = []
+
+    def scan(
+        self, start: bytes, stop: bytes | None, *, reverse: bool
+    ) -> Iterator[tuple[bytes, bytes]]:
+        keys = self.sorted_keys
+        low = bisect.bisect_left(keys, start)
+        high = len(keys) if stop is None else bisect.bisect_left(keys, stop)
+        positions = range(high - 1, low - 1, -1) if reverse else range(low, high)
+        values = self.values
+        return ((keys[i], values[keys[i]]) for i in positions)
+
+    def apply(self, changes: dict[bytes, bytes | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                if self.values.pop(key, None) is not None:
+                    del self.sorted_keys[bisect.bisect_left(self.sorted_keys, key)]
+            else:
+                if key not in self.values:
+                    bisect.insort(self.sorted_keys, key)
+                self.values[key] = value
+
+
+class _ReadTxn:
+    __slots__ = ("_snapshot_id", "_tables")
+
+    def __init__(self, tables: tuple[_TableData, ...], snapshot_id: int) -> None:
+        self._tables = tables
+        self._snapshot_id = snapshot_id
+
+    @property
+    def snapshot_id(self) -> int:
+        return self._snapshot_id
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        return self._tables[table].values.get(key)
+
+    def scan(
+        self,
+        table: Table,
+        start: bytes,
+        stop: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[bytes, bytes]]:
+        items = self._tables[table].scan(start, stop, reverse=reverse)
+        return list(itertools.islice(items, limit))
+
+
+class _WriteTxn(_ReadTxn):
+    __slots__ = ("_overlay", "_txn_id")
+
+    def __init__(self, tables: tuple[_TableData, ...], txn_id: int) -> None:
+        super().__init__(tables, txn_id - 1)
+        self._overlay: tuple[dict[bytes, bytes | None], ...] = tuple({} for _ in Table)
+        self._txn_id = txn_id
+
+    @property
+    def txn_id(self) -> int:
+        return self._txn_id
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        overlay = self._overlay[table]
+        if key in overlay:
+            return overlay[key]
+        return super().get(table, key)
+
+    def scan(
+        self,
+        table: Table,
+        start: bytes,
+        stop: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[bytes, bytes]]:
+        overlay = self._overlay[table]
+        changed = sorted(
+            (key for key in overlay if key >= start and (stop is None or key < stop)),
+            reverse=reverse,
+        )
+        committed = (
+            (key, value)
+            for key, value in self._tables[table].scan(start, stop, reverse=reverse)
+            if key not in overlay
+        )
+        pending = ((key, overlay[key]) for key in changed)
+        merged = heapq.merge(committed, pending, key=lambda item: item[0], reverse=reverse)
+        present = ((key, value) for key, value in merged if value is not None)
+        return list(itertools.islice(present, limit))
+
+    def put(self, table: Table, key: bytes, value: bytes) -> None:
+        self._overlay[table][key] = bytes(value)
+
+    def delete(self, table: Table, key: bytes) -> bool:
+        present = self.get(table, key) is not None
+        if present:
+            self._overlay[table][key] = None
+        return present
+
+    def changes(self) -> tuple[dict[bytes, bytes | None], ...]:
+        return self._overlay
+
+
+class InMemoryBackend(Backend):
+    """An ordered byte-key store held in this process's memory; gone on close."""
+
+    name = "in-memory"
+    location = LOCATION
+
+    def __init__(self, *, readonly: bool = False) -> None:
+        self.readonly = readonly
+        self._tables: tuple[_TableData, ...] | None = tuple(_TableData() for _ in Table)
+        self._last_commit = 0
+        self._state_lock = threading.RLock()  # commit vs. readers
+        self._write_lock = threading.Lock()  # one writer at a time
+        self._writer_thread: int | None = None
+
+    def _live_tables(self) -> tuple[_TableData, ...]:
+        if self._tables is None:
+            raise StoreClosed("the in-memory store is closed")
+        return self._tables
+
+    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+        with self._state_lock:
+            return fn(_ReadTxn(self._live_tables(), self._last_commit))
+
+    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+        if self.readonly:
+            raise ReadOnlyStore("the in-memory store was opened read-only")
+        if self._writer_thread == threading.get_ident():
+            raise NestedTransaction(
+                "a write transaction is already open on this thread; use its tx"
+            )
+        with self._write_lock:
+            self._writer_thread = threading.get_ident()
+            try:
+                txn = _WriteTxn(self._live_tables(), self._last_commit + 1)
+                result = fn(txn)
+                with self._state_lock:
+                    tables = self._live_tables()
+                    changes = txn.changes()
+                    if any(changes):
+                        for data, table_changes in zip(tables, changes, strict=True):
+                            data.apply(table_changes)
+                        self._last_commit += 1
+                return result
+            finally:
+                self._writer_thread = None
+
+    def commit_id(self) -> int:
+        return self._last_commit
+
+    def stats(self) -> dict[str, Any]:
+        with self._state_lock:
+            tables = self._live_tables()
+            return {
+                "backend": self.name,
+                "location": self.location,
+                "records": {table.name.lower(): len(tables[table].values) for table in Table},
+                "last_commit": self._last_commit,
+            }
+
+    def health_check(self) -> bool:
+        return self._tables is not None
+
+    def close(self) -> None:
+        with self._state_lock:
+            self._tables = None
+
+    @property
+    def closed(self) -> bool:
+        return self._tables is None

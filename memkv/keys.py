@@ -1,0 +1,196 @@
+"""Keys: validation of user keys and the order-preserving tuple encoding.
+
+Users pass keys as strings. Domain packages build composite keys with `pack`, an
+order-preserving tuple encoding in the spirit of FoundationDB's tuple layer, but
+producing a *string* so that a packed key is an ordinary memkv key:
+
+* ``pack(a) == pack(b)`` only if ``a == b`` (injective; `unpack` inverts it);
+* ``pack(a) < pack(b)`` (as UTF-8 bytes, which is how every backend orders keys)
+  exactly when ``a < b`` as tuples, with integers compared numerically;
+* ``pack(t)`` is a string prefix of ``pack(u)`` exactly when ``t`` is a prefix of
+  ``u``, so a prefix scan over ``pack(("sop", "step", run_id))`` returns that run's
+  keys and never those of a run whose id merely starts with the same characters.
+
+Components are ``str`` or ``int`` (not ``bool``). Each component starts with a type
+tag; a string ends with ``"\\x00"`` and a ``"\\x00"`` inside it is escaped as
+``"\\x00\\xff"``; an integer is its hexadecimal digits behind a length character
+(complemented for negative numbers), so that a longer number sorts after a shorter.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from memkv.errors import InvalidArgument, InvalidKey
+
+MAX_KEY_BYTES: Final = 256
+"""Longest key, in UTF-8 bytes, on every backend (with room for index prefixes in
+LMDB's 511-byte key limit), so that a store can move between backends."""
+
+MAX_NAME_BYTES: Final = 64
+"""Longest category or session id, in UTF-8 bytes."""
+
+KeyPart = str | int
+
+_TERMINATOR: Final = "\x00"
+_ESCAPED_NUL: Final = "\x00\xff"
+_TAG_NEGATIVE_INT: Final = "\x01"
+_TAG_INT: Final = "\x02"
+_TAG_STR: Final = "\x03"
+_MAX_INT_DIGITS: Final = 64  # hexadecimal digits: |n| < 16**64 (256 bits)
+_LENGTH_BASE: Final = ord("0")
+_COMPLEMENT: Final = str.maketrans("0123456789abcdef", "fedcba9876543210")
+
+
+def pack(parts: tuple[KeyPart, ...]) -> str:
+    """Encode a tuple of strings and integers as an order-preserving key string.
+
+    Raises:
+        InvalidKey: a component is neither ``str`` nor ``int``, is a ``bool``, or is
+            an integer of more than 256 bits.
+    """
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(_TAG_STR + part.replace(_TERMINATOR, _ESCAPED_NUL) + _TERMINATOR)
+        elif isinstance(part, int) and not isinstance(part, bool):
+            pieces.append(_pack_int(part))
+        else:
+            raise InvalidKey(
+                f"key component {part!r} in {parts!r} is a {type(part).__name__}; "
+                "components must be str or int"
+            )
+    return "".join(pieces)
+
+
+def _pack_int(number: int) -> str:
+    digits = format(abs(number), "x")
+    if len(digits) > _MAX_INT_DIGITS:
+        raise InvalidKey(f"key component {number} is outside the 256-bit range")
+    if number >= 0:
+        return _TAG_INT + chr(_LENGTH_BASE + len(digits)) + digits
+    length = chr(_LENGTH_BASE + _MAX_INT_DIGITS - len(digits))
+    return _TAG_NEGATIVE_INT + length + digits.translate(_COMPLEMENT)
+
+
+def unpack(key: str) -> tuple[KeyPart, ...]:
+    """Decode a key made by `pack` back into its tuple.
+
+    Raises:
+        InvalidKey: ``key`` is not the output of `pack`.
+    """
+    parts: list[KeyPart] = []
+    position = 0
+    while position < len(key):
+        tag = key[position]
+        if tag == _TAG_STR:
+            part, position = _unpack_str(key, position + 1)
+            parts.append(part)
+        elif tag in (_TAG_INT, _TAG_NEGATIVE_INT):
+            number, position = _unpack_int(key, position + 1, negative=tag == _TAG_NEGATIVE_INT)
+            parts.append(number)
+        else:
+            raise InvalidKey(f"{key!r} is not a packed key (bad tag at offset {position})")
+    return tuple(parts)
+
+
+def _unpack_str(key: str, position: int) -> tuple[str, int]:
+    chars: list[str] = []
+    while True:
+        end = key.find(_TERMINATOR, position)
+        if end < 0:
+            raise InvalidKey(f"{key!r} is not a packed key (unterminated string)")
+        chars.append(key[position:end])
+        if key.startswith(_ESCAPED_NUL, end):
+            chars.append(_TERMINATOR)
+            position = end + len(_ESCAPED_NUL)
+        else:
+            return "".join(chars), end + 1
+
+
+def _unpack_int(key: str, position: int, *, negative: bool) -> tuple[int, int]:
+    if position >= len(key):
+        raise InvalidKey(f"{key!r} is not a packed key (truncated integer)")
+    length = ord(key[position]) - _LENGTH_BASE
+    if negative:
+        length = _MAX_INT_DIGITS - length
+    digits = key[position + 1 : position + 1 + length]
+    if not 1 <= length <= _MAX_INT_DIGITS or len(digits) != length:
+        raise InvalidKey(f"{key!r} is not a packed key (bad integer length)")
+    if negative:
+        digits = digits.translate(_COMPLEMENT)
+    canonical = digits == "0" if length == 1 else digits[0] != "0"
+    if not canonical or digits.strip("0123456789abcdef"):
+        raise InvalidKey(f"{key!r} is not a packed key (bad integer digits)")
+    number = int(digits, 16)
+    if negative and number == 0:
+        raise InvalidKey(f"{key!r} is not a packed key (negative zero)")
+    return (-number if negative else number), position + 1 + length
+
+
+def describe(key: str) -> str:
+    """A readable rendering of ``key``: its tuple if it was packed, else the key."""
+    if key[:1] in (_TAG_STR, _TAG_INT, _TAG_NEGATIVE_INT):
+        try:
+            return repr(unpack(key))
+        except InvalidKey:
+            pass
+    return key
+
+
+def encode_key(key: object) -> bytes:
+    """Validate a user key and return its UTF-8 bytes.
+
+    Raises:
+        InvalidKey: ``key`` is not a ``str``, is empty, holds a lone surrogate, or is
+            longer than `MAX_KEY_BYTES` in UTF-8.
+    """
+    if not isinstance(key, str):
+        raise InvalidKey(f"key must be a str, not {type(key).__name__}: {key!r:.80}")
+    if not key:
+        raise InvalidKey("key must not be empty")
+    try:
+        raw = key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidKey(f"key {key!r:.80} is not encodable as UTF-8: {exc.reason}") from exc
+    if len(raw) > MAX_KEY_BYTES:
+        raise InvalidKey(
+            f"key {key!r:.80} is {len(raw)} bytes in UTF-8; the maximum is {MAX_KEY_BYTES}"
+        )
+    return raw
+
+
+def check_name(value: object, what: str) -> str:
+    """Validate a category or session id: a non-empty ``str`` of at most
+    `MAX_NAME_BYTES` UTF-8 bytes without NUL characters.
+
+    Raises:
+        InvalidArgument: naming ``what`` ("category", "session_id") and the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a str, not {type(value).__name__}: {value!r:.80}")
+    if not value:
+        raise InvalidArgument(f"{what} must not be empty")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"{what} {value!r:.80} is not encodable as UTF-8") from exc
+    if size > MAX_NAME_BYTES or _TERMINATOR in value:
+        raise InvalidArgument(
+            f"{what} {value!r:.80} must be at most {MAX_NAME_BYTES} UTF-8 bytes, without NUL"
+        )
+    return value
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``
+    (``None``: no bound, the prefix is empty or all ``0xff``)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def key_after(key: bytes) -> bytes:
+    """The smallest byte string greater than ``key``."""
+    return key + b"\x00"

@@ -1,0 +1,535 @@
+"""`Memory`: the one interface every package uses, written once above the backends.
+
+It validates keys and arguments, keeps the entry records, the category and session
+indexes and their counts (see `memkv.layout`), decodes content, serves reads from the
+read cache, and runs transaction functions. A backend only stores ordered bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from memkv import layout
+from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
+from memkv.cache import ABSENT, CachedEntry, ReadCache
+from memkv.entry import (
+    CORE,
+    MemoryEntry,
+    StoredRecord,
+    content_decoder,
+    decode_record,
+    encode_content,
+    encode_record,
+    new_entry_id,
+    now,
+    to_entry,
+)
+from memkv.errors import (
+    Conflict,
+    CorruptRecord,
+    InvalidArgument,
+    InvalidKey,
+    StoreClosed,
+    TransactionClosed,
+)
+from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_end
+
+R = TypeVar("R")
+
+_ENTRIES: Final = Table.ENTRIES
+_INDEX: Final = Table.INDEX
+_EMPTY: Final = b""
+
+
+class Reader:
+    """The read operations, on one snapshot (or inside a write transaction)."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: ReadTxn) -> None:
+        self._txn = txn
+
+    def _snapshot(self) -> ReadTxn:
+        return self._txn
+
+    def record(self, key: str, raw_key: bytes) -> StoredRecord | None:
+        data = self._snapshot().get(_ENTRIES, raw_key)
+        return None if data is None else decode_record(key, data)
+
+    def get(self, key: str, type: Any = None) -> MemoryEntry | None:  # noqa: A002 - the API's name
+        """The entry stored at ``key``, or ``None`` if absent.
+
+        With ``type=``, the content is decoded into that type (a Struct, say).
+
+        Raises:
+            InvalidKey, InvalidArgument (a ``type`` msgspec cannot decode),
+            TypeMismatch (the content does not fit ``type``), CorruptRecord.
+        """
+        raw_key = encode_key(key)
+        if type is not None:
+            content_decoder(type)
+        found = self.record(key, raw_key)
+        return None if found is None else to_entry(found, type)
+
+    def list(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+        type: Any = None,  # noqa: A002 - the API's name
+    ) -> list[MemoryEntry]:
+        """Entries in key order (descending with ``reverse``), optionally filtered by
+        category, session and key prefix; at most ``limit``, starting after the key
+        ``after`` (the last key of the previous page).
+
+        Served by a range scan of an index: the cost grows with what is returned,
+        not with the size of the store.
+
+        Raises:
+            InvalidArgument: a bad category, session id, prefix, limit, cursor or type.
+            TypeMismatch, CorruptRecord.
+        """
+        if category is not None:
+            check_name(category, "category")
+        if session_id is not None:
+            check_name(session_id, "session_id")
+        _check_limit(limit)
+        if type is not None:
+            content_decoder(type)
+        base = layout.index_prefix(category, session_id)
+        start = (base or _EMPTY) + _encode_prefix(prefix)
+        stop = prefix_end(start)
+        if after is not None:
+            cursor = (base or _EMPTY) + _encode_cursor(after)
+            if reverse:
+                stop = cursor if stop is None else min(stop, cursor)
+            else:
+                start = max(start, key_after(cursor))
+        if stop is not None and start >= stop:
+            return []
+        txn = self._snapshot()
+        if base is None:
+            items = txn.scan(_ENTRIES, start, stop, reverse=reverse, limit=limit)
+            return [to_entry(_decode_stored(raw, data), type) for raw, data in items]
+        items = txn.scan(_INDEX, start, stop, reverse=reverse, limit=limit)
+        skip = len(base)
+        if session_id is None:  # the category index holds the records themselves
+            return [to_entry(_decode_stored(ikey[skip:], data), type) for ikey, data in items]
+        entries = []
+        for index_key, _ in items:
+            raw_key = index_key[skip:]
+            data = txn.get(_ENTRIES, raw_key)
+            if data is None:
+                key = raw_key.decode(errors="replace")
+                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
+            entries.append(to_entry(_decode_stored(raw_key, data), type))
+        return entries
+
+    def count(self, category: str | None = None, session_id: str | None = None) -> int:
+        """How many entries there are (in a category, a session, or both). O(1).
+
+        Raises:
+            InvalidArgument: a bad category or session id.
+        """
+        if category is not None:
+            check_name(category, "category")
+        if session_id is not None:
+            check_name(session_id, "session_id")
+        return layout.decode_count(self._snapshot().get(_INDEX, layout.count_key(category, session_id)))
+
+    def categories(self) -> dict[str, int]:
+        """The categories in use, with their entry counts, in name order."""
+        return self._counted(layout.COUNT_CATEGORIES)
+
+    def sessions(self) -> dict[str, int]:
+        """The session ids in use, with their entry counts, in id order."""
+        return self._counted(layout.COUNT_SESSIONS)
+
+    def _counted(self, prefix: bytes) -> dict[str, int]:
+        items = self._snapshot().scan(_INDEX, prefix, prefix_end(prefix))
+        return {layout.counted_name(key): layout.decode_count(value) for key, value in items}
+
+
+class Transaction(Reader):
+    """The view a transaction function receives: `Memory`'s operations, all applied
+    atomically when the function returns (and none of them if it raises).
+
+    Valid only inside the function; using it afterwards raises `TransactionClosed`.
+    """
+
+    __slots__ = ("_counts", "_written", "_write_txn")
+
+    def __init__(self, txn: WriteTxn) -> None:
+        super().__init__(txn)
+        self._write_txn: WriteTxn | None = txn
+        self._counts: dict[bytes, int] = {}  # pending count changes, written at the end
+        self._written: dict[str, CachedEntry] = {}  # for the read cache, after commit
+
+    def _snapshot(self) -> ReadTxn:
+        return self._live()
+
+    def _live(self) -> WriteTxn:
+        txn = self._write_txn
+        if txn is None:
+            raise TransactionClosed("this transaction has ended; use tx only inside its function")
+        return txn
+
+    def store(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry:
+        """Store ``content`` at ``key`` (insert or replace). A replaced entry keeps its
+        ``id``; its category and session may change. Storing the same content twice
+        leaves one entry.
+
+        Raises:
+            InvalidKey, InvalidArgument (category, session id), InvalidContent,
+            CorruptRecord (the entry being replaced cannot be read).
+        """
+        raw_key = encode_key(key)
+        check_name(category, "category")
+        if session_id is not None:
+            check_name(session_id, "session_id")
+        content_bytes = encode_content(key, content)
+        previous = self.record(key, raw_key)
+        return self._put(key, raw_key, content, content_bytes, category, session_id, previous)
+
+    def insert(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry:
+        """Store ``content`` at ``key`` only if the key is absent.
+
+        Raises:
+            Conflict: the key is present; the stored entry is left untouched.
+            InvalidKey, InvalidArgument, InvalidContent.
+        """
+        raw_key = encode_key(key)
+        check_name(category, "category")
+        if session_id is not None:
+            check_name(session_id, "session_id")
+        content_bytes = encode_content(key, content)
+        if self._live().get(_ENTRIES, raw_key) is not None:
+            raise Conflict(f"key {key!r} is already stored", key=key)
+        return self._put(key, raw_key, content, content_bytes, category, session_id, None)
+
+    def _put(
+        self,
+        key: str,
+        raw_key: bytes,
+        content: Any,
+        content_bytes: Any,
+        category: str,
+        session_id: str | None,
+        previous: StoredRecord | None,
+    ) -> MemoryEntry:
+        txn = self._live()
+        timestamp = now()
+        entry_id = new_entry_id() if previous is None else previous.id
+        record = StoredRecord(key, entry_id, category, timestamp, session_id, content_bytes)
+        data = encode_record(record)
+        txn.put(_ENTRIES, raw_key, data)
+        if previous is None:
+            moved = True
+        else:
+            if previous.category != category:
+                txn.delete(_INDEX, layout.category_prefix(previous.category) + raw_key)
+            moved = previous.category != category or previous.session_id != session_id
+            if moved:
+                if previous.session_id is not None:
+                    self._unindex_session(raw_key, previous.category, previous.session_id)
+                self._count(previous.category, previous.session_id, -1)
+        txn.put(_INDEX, layout.category_prefix(category) + raw_key, data)
+        if moved:
+            if session_id is not None:
+                txn.put(_INDEX, layout.session_prefix(session_id) + raw_key, _EMPTY)
+                txn.put(
+                    _INDEX, layout.category_session_prefix(category, session_id) + raw_key, _EMPTY
+                )
+            self._count(category, session_id, +1)
+        entry = MemoryEntry(
+            id=entry_id,
+            key=key,
+            content=content,
+            category=category,
+            timestamp=timestamp,
+            session_id=session_id,
+        )
+        self._written[key] = CachedEntry(record, entry)
+        return entry
+
+    def forget(self, key: str) -> bool:
+        """Remove the entry at ``key``; ``True`` if it was there, ``False`` if absent.
+
+        Raises:
+            InvalidKey, CorruptRecord (the entry cannot be read to unindex it).
+        """
+        raw_key = encode_key(key)
+        previous = self.record(key, raw_key)
+        if previous is None:
+            return False
+        txn = self._live()
+        txn.delete(_ENTRIES, raw_key)
+        txn.delete(_INDEX, layout.category_prefix(previous.category) + raw_key)
+        if previous.session_id is not None:
+            self._unindex_session(raw_key, previous.category, previous.session_id)
+        self._count(previous.category, previous.session_id, -1)
+        self._written[key] = ABSENT
+        return True
+
+    def count(self, category: str | None = None, session_id: str | None = None) -> int:
+        stored = super().count(category, session_id)
+        return stored + self._counts.get(layout.count_key(category, session_id), 0)
+
+    def _unindex_session(self, raw_key: bytes, category: str, session_id: str) -> None:
+        txn = self._live()
+        txn.delete(_INDEX, layout.session_prefix(session_id) + raw_key)
+        txn.delete(_INDEX, layout.category_session_prefix(category, session_id) + raw_key)
+
+    def _count(self, category: str, session_id: str | None, delta: int) -> None:
+        counts = self._counts
+        for count_key in layout.count_keys(category, session_id):
+            counts[count_key] = counts.get(count_key, 0) + delta
+
+    def finish(self) -> dict[str, CachedEntry]:
+        """Write the pending counts; return what the read cache should learn."""
+        txn = self._live()
+        for count_key, delta in self._counts.items():
+            if delta:
+                total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
+                if total:
+                    txn.put(_INDEX, count_key, layout.encode_count(total))
+                else:
+                    txn.delete(_INDEX, count_key)
+        self._write_txn = None
+        return self._written
+
+    def abandon(self) -> None:
+        self._write_txn = None
+
+
+class Memory:
+    """A durable key-value memory. Open one with `memkv.open`.
+
+    Thread-safe; usable as a context manager (closed on exit). All writes go through
+    transaction functions: each method that writes is one transaction, and
+    `transact` runs several operations as one.
+    """
+
+    def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
+        self._backend = backend
+        self._cache = ReadCache(cache_size) if cache_size > 0 else None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the store; later calls raise `StoreClosed`. Repeated calls do nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._backend.close()
+        if self._cache is not None:
+            self._cache.clear()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<memkv.Memory {self._backend.name} {self._backend.location!r} {state}>"
+
+    def health_check(self) -> bool:
+        """``True`` if the store can be read and holds a format this memkv reads."""
+        return not self._closed and self._backend.health_check()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed(f"the store at {self._backend.location} is closed")
+
+    # -- transactions ------------------------------------------------------------------
+
+    def transact(self, fn: Callable[[Transaction], R]) -> R:
+        """Run ``fn(tx)`` atomically and return its result.
+
+        ``tx`` offers this class's operations. Everything ``fn`` writes commits
+        together when it returns, or not at all if it raises (the exception
+        propagates). ``fn`` may be called more than once (a backend may retry), so
+        it must have no side effects outside ``tx``.
+
+        Raises:
+            Whatever ``fn`` raises; StoreClosed, ReadOnlyStore, NestedTransaction,
+            StorageFull, BackendError.
+        """
+        self._check_open()
+        written: dict[str, CachedEntry] = {}
+
+        def run(txn: WriteTxn) -> tuple[R, int]:
+            tx = Transaction(txn)
+            try:
+                result = fn(tx)
+                written.clear()
+                written.update(tx.finish())
+            finally:
+                tx.abandon()
+            return result, txn.txn_id
+
+        result, txn_id = self._backend.write(run)
+        if written and self._cache is not None:
+            self._cache.apply_commit(txn_id, written)
+        return result
+
+    # -- writes ----------------------------------------------------------------------
+
+    def store(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry:
+        """Store ``content`` at ``key`` (insert or replace); see `Transaction.store`.
+        Returns after the write is as durable as the store's ``durability``."""
+        return self.transact(lambda tx: tx.store(key, content, category, session_id))
+
+    def insert(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry:
+        """Store ``content`` at ``key`` only if absent; see `Transaction.insert`.
+
+        Raises:
+            Conflict: the key is present; the stored entry is left untouched.
+        """
+        return self.transact(lambda tx: tx.insert(key, content, category, session_id))
+
+    def forget(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it was there. See `Transaction.forget`."""
+        return self.transact(lambda tx: tx.forget(key))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: str, type: Any = None) -> MemoryEntry | None:  # noqa: A002 - the API's name
+        """The entry at ``key``, or ``None`` if absent; see `Reader.get`.
+
+        Served from the read cache when the store has not changed since the entry
+        was cached (by any process).
+        """
+        cache = self._cache
+        if cache is None:
+            return self._read(lambda reader: reader.get(key, type))
+        if self._closed:
+            self._check_open()
+        cached = cache.lookup(key, self._backend.commit_id())
+        if cached is not None:
+            if cached.entry is not None and type is None:
+                return cached.entry
+            if cached.record is None:
+                encode_key(key)  # a cached absence was recorded for a valid key
+                return None
+            if type is not None:
+                content_decoder(type)
+            return to_entry(cached.record, type)
+        return self._get_and_cache(key, type, cache)
+
+    def _get_and_cache(self, key: str, type: Any, cache: ReadCache) -> MemoryEntry | None:  # noqa: A002
+        raw_key = encode_key(key)
+        if type is not None:
+            content_decoder(type)
+
+        def read(txn: ReadTxn) -> tuple[StoredRecord | None, int]:
+            return Reader(txn).record(key, raw_key), txn.snapshot_id
+
+        record, snapshot_id = self._read_txn(read)
+        if record is None:
+            cache.fill(key, ABSENT, snapshot_id)
+            return None
+        entry = to_entry(record, type)
+        cache.fill(key, CachedEntry(record, entry if type is None else None), snapshot_id)
+        return entry
+
+    def list(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+        type: Any = None,  # noqa: A002 - the API's name
+    ) -> list[MemoryEntry]:
+        """Entries in key order, filtered and paged; see `Reader.list`."""
+        return self._read(
+            lambda reader: reader.list(
+                category, session_id, prefix=prefix, limit=limit, after=after,
+                reverse=reverse, type=type,
+            )
+        )
+
+    def count(self, category: str | None = None, session_id: str | None = None) -> int:
+        """How many entries there are; see `Reader.count`."""
+        return self._read(lambda reader: reader.count(category, session_id))
+
+    def categories(self) -> dict[str, int]:
+        """The categories in use with their entry counts."""
+        return self._read(Reader.categories)
+
+    def sessions(self) -> dict[str, int]:
+        """The session ids in use with their entry counts."""
+        return self._read(Reader.sessions)
+
+    def _read(self, fn: Callable[[Reader], R]) -> R:
+        self._check_open()
+        return self._backend.read(lambda txn: fn(Reader(txn)))
+
+    def _read_txn(self, fn: Callable[[ReadTxn], R]) -> R:
+        self._check_open()
+        return self._backend.read(fn)
+
+
+def _check_limit(limit: object) -> None:
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InvalidArgument(f"limit must be a positive integer or None, not {limit!r}")
+
+
+def _encode_prefix(prefix: object) -> bytes:
+    if prefix is None:
+        return _EMPTY
+    if not isinstance(prefix, str):
+        raise InvalidArgument(f"prefix must be a str, not {type(prefix).__name__}: {prefix!r:.80}")
+    try:
+        raw = prefix.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"prefix {prefix!r:.80} is not encodable as UTF-8") from exc
+    if len(raw) > MAX_KEY_BYTES:
+        raise InvalidArgument(f"prefix {prefix!r:.80} is longer than a key can be")
+    return raw
+
+
+def _encode_cursor(after: object) -> bytes:
+    try:
+        return encode_key(after)
+    except InvalidKey as exc:
+        raise InvalidArgument(f"after= must be a key (the last key of a page): {exc}") from exc
+
+
+def _decode_stored(raw_key: bytes, data: bytes) -> StoredRecord:
+    try:
+        key = raw_key.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        key = raw_key.decode("utf-8", errors="replace")
+        raise CorruptRecord(f"stored key {key!r} is not UTF-8", key=key) from exc
+    return decode_record(key, data)
