@@ -1,10 +1,10 @@
 """memkv: an embedded, durable key-value memory for AI agent runtimes.
 
-    >>> import memkv
-    >>> with memkv.open(":memory:") as mem:
-    ...     _ = mem.store("user/name", "Ada", category=memkv.CORE)
-    ...     mem.get("user/name").content
-    'Ada'
+>>> import memkv
+>>> with memkv.open(":memory:") as mem:
+...     _ = mem.store("user/name", "Ada", category=memkv.CORE)
+...     mem.get("user/name").content
+'Ada'
 """
 
 from __future__ import annotations

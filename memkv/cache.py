@@ -1,91 +1,145 @@
-"""The read cache: an LRU of recently read entries that is never stale.
+"""The read cache: an LRU (cachetools) of recently read entries that is never stale.
 
 Coherence rests on the backend's commit id, which every committed write transaction
 (of any handle, thread or process) increases by exactly one. The cache holds entries
-as of one commit, its *stamp*:
+as of one commit, its `stamp`:
 
-* a lookup hits only if the store's current commit id equals the stamp, so no entry
-  can be served after any write, here or elsewhere, until it is re-validated;
+* a lookup may hit only if the store's current commit id equals the stamp, so no
+  entry is served after a write anywhere until it is re-validated;
 * a value read from snapshot ``s`` is kept only if ``s`` is the stamp; a newer
   snapshot empties the cache and becomes the stamp;
-* a commit ``t`` made through this cache's `Memory` updates the written keys in place
-  if the stamp was ``t - 1`` (nothing else changed in between), else empties it.
+* a commit ``t`` made through this cache's `Memory` updates the written keys that
+  are cached if the stamp was ``t - 1`` (nothing else changed in between), else
+  empties the cache.
 
-Lookups take no lock (a dict read under the GIL); changes take one.
+Admission: a key enters the cache on its second miss (a "doorkeeper" set remembers
+the first), so a scan of one-off reads neither pays for insertions nor evicts the
+hot set.
 
-Content that could be mutated by the caller (dicts, lists, Structs) is never handed
-out from the cache: for those the cache keeps the record and decodes a fresh copy.
+What the cache keeps for a key: the `MemoryEntry` itself when its content is
+immutable (str, bytes, numbers, None), else the encoded record, decoded afresh on
+every hit so that no caller can mutate what another caller reads; or `ABSENT`.
+
+Lookups take no lock (dict reads under the GIL); changes take one.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Final
+from typing import Any, Final
 
 import cachetools
 
-from memkv.entry import MemoryEntry, StoredRecord
+from memkv.entry import MemoryEntry
 
-_IMMUTABLE_CONTENT: Final = frozenset({str, bytes, int, float, bool, type(None)})
-
-
-class CachedEntry:
-    """What the cache keeps for one key: its record (``None``: the key is absent), and
-    the decoded entry when it is safe to share (else ``None``)."""
-
-    __slots__ = ("entry", "record")
-
-    def __init__(self, record: StoredRecord | None, entry: MemoryEntry | None) -> None:
-        self.record = record
-        shareable = entry is not None and type(entry.content) in _IMMUTABLE_CONTENT
-        self.entry = entry if shareable else None
-
-
-ABSENT: Final = CachedEntry(None, None)
+ABSENT: Final = object()
 """Cached knowledge that a key is not stored."""
+
+CachedValue = MemoryEntry[Any] | bytes | object
+
+_SHAREABLE_CONTENT: Final = frozenset({str, bytes, int, float, bool, type(None)})
+# The doorkeeper forgets all once it holds maxsize keys: a key missed again after
+# that many other misses would have left an LRU of maxsize keys anyway.
+_DOORKEEPER_FACTOR: Final = 1
+
+
+def cached_value(entry: MemoryEntry[Any], record: bytes) -> CachedValue:
+    """What to cache for an entry read or written as ``record``."""
+    return entry if type(entry.content) in _SHAREABLE_CONTENT else record
+
+
+class _Entries(cachetools.LRUCache[str, CachedValue]):
+    """The LRU, with a plain set of its keys beside it so that a miss costs one set
+    lookup (cachetools answers a miss by raising KeyError internally)."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.present: set[str] = set()
+
+    def __missing__(self, key: str) -> None:
+        return None  # evicted since `present` was checked
+
+    def __setitem__(self, key: str, value: CachedValue) -> None:
+        super().__setitem__(key, value)
+        self.present.add(key)
+
+    def popitem(self) -> tuple[str, CachedValue]:
+        key, value = super().popitem()
+        self.present.discard(key)
+        return key, value
+
+    def clear(self) -> None:
+        super().clear()
+        self.present.clear()
 
 
 class ReadCache:
-    """See the module docstring. ``maxsize`` is the number of keys kept."""
+    """See the module docstring. ``maxsize`` is the number of keys kept.
+
+    A hit is ``stamp == current commit id and key in present``, then ``entries[key]``
+    (`memkv.Memory.get` inlines this).
+    """
+
+    __slots__ = ("_lock", "_maxsize", "doorkeeper", "entries", "present", "stamp")
 
     def __init__(self, maxsize: int) -> None:
-        self._entries: cachetools.LRUCache[str, CachedEntry] = cachetools.LRUCache(maxsize)
-        self._stamp = -1
+        self.entries = _Entries(maxsize)
+        self.present = self.entries.present
+        self.stamp = -1  # the commit the cached values are as of
+        self._maxsize = maxsize
+        self.doorkeeper: set[str] = set()  # keys missed once since the last admission
         self._lock = threading.Lock()
 
-    def lookup(self, key: str, commit_id: int) -> CachedEntry | None:
-        """The cached entry for ``key`` if still valid at ``commit_id``, else ``None``."""
-        if commit_id != self._stamp:
+    def lookup(self, key: str, commit_id: int) -> CachedValue | None:
+        """The cached value for ``key`` if still valid at ``commit_id``, else ``None``."""
+        if commit_id != self.stamp or key not in self.present:
             return None
-        try:
-            return self._entries[key]
-        except (KeyError, TypeError):  # TypeError: an unhashable key, refused later
-            return None
+        return self.entries[key]
 
-    def fill(self, key: str, cached: CachedEntry, snapshot_id: int) -> None:
-        """Keep what was read for ``key`` from snapshot ``snapshot_id``."""
+    def fill(
+        self, key: str, entry: MemoryEntry[Any] | None, record: bytes | None, snapshot_id: int
+    ) -> None:
+        """Offer what was read for ``key`` (``record`` None: absent) from snapshot
+        ``snapshot_id``; ``entry`` is the decoded record, if it was decoded untyped."""
+        doorkeeper = self.doorkeeper
+        if snapshot_id == self.stamp and key not in doorkeeper:
+            doorkeeper.add(key)  # first miss: remember, do not admit
+            return
+        if record is None:
+            value: CachedValue = ABSENT
+        else:
+            value = record if entry is None else cached_value(entry, record)
         with self._lock:
-            if snapshot_id > self._stamp:
-                self._entries.clear()
-                self._stamp = snapshot_id
-            if snapshot_id == self._stamp:
-                self._entries[key] = cached
+            if snapshot_id > self.stamp:
+                self.entries.clear()
+                self.stamp = snapshot_id
+            if snapshot_id == self.stamp:
+                if len(doorkeeper) > _DOORKEEPER_FACTOR * self._maxsize:
+                    doorkeeper.clear()  # forget old first misses now and then
+                else:
+                    doorkeeper.discard(key)
+                self.entries[key] = value
 
-    def apply_commit(self, txn_id: int, written: dict[str, CachedEntry]) -> None:
-        """Record the keys a transaction of this handle wrote, committed as ``txn_id``."""
+    def apply_commit(self, txn_id: int, written: dict[str, CachedValue]) -> None:
+        """Learn the keys a transaction of this handle wrote, committed as ``txn_id``."""
         with self._lock:
-            if self._stamp > txn_id:
+            if self.stamp > txn_id:
                 return  # readers already refilled from a later snapshot
-            if self._stamp < txn_id - 1:
-                self._entries.clear()
-            self._stamp = txn_id
-            for key, cached in written.items():
-                self._entries[key] = cached
+            if self.stamp < txn_id - 1:
+                self.entries.clear()
+                self.stamp = txn_id
+                return
+            self.stamp = txn_id
+            entries = self.entries
+            for key, value in written.items():
+                if key in entries:
+                    entries[key] = value
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._stamp = -1
+            self.entries.clear()
+            self.doorkeeper.clear()
+            self.stamp = -1
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)

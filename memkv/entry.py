@@ -1,12 +1,19 @@
-"""The memory entry, its built-in categories, and its stored (encoded) form."""
+"""The memory entry, its built-in categories, and its encoded form.
+
+An entry is stored as the msgpack encoding of the `MemoryEntry` itself (a map, with
+``session_id`` and ``score`` omitted when unset), so that a read is one msgspec
+decode straight into the entry, and ``get(key, type=T)`` one decode into
+``MemoryEntry[T]``. Schema evolution follows msgspec's rules: new fields get
+defaults, no field changes type; ``tests/memkv/test_entry.py`` keeps a golden record.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
+import random
 import time
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -19,8 +26,10 @@ DAILY: Final = "daily"
 CONVERSATION: Final = "conversation"
 """Conversation context (``MemoryCategory::Conversation``)."""
 
+ContentT = TypeVar("ContentT")
 
-class MemoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+
+class MemoryEntry(msgspec.Struct, Generic[ContentT], frozen=True, kw_only=True, omit_defaults=True):
     """One stored memory.
 
     ``id`` is assigned when the key is first stored and kept by later upserts;
@@ -30,125 +39,125 @@ class MemoryEntry(msgspec.Struct, frozen=True, kw_only=True):
 
     id: str
     key: str
-    content: Any
+    content: ContentT
     category: str
     timestamp: datetime
     session_id: str | None = None
     score: float | None = None
 
 
-class StoredRecord(msgspec.Struct, frozen=True, array_like=True):
-    """The encoded form of an entry (a msgpack array; the order of fields is the
-    on-disk format: append new fields with defaults, never reorder)."""
+class EntryHeader(msgspec.Struct, frozen=True):
+    """The fields of a stored entry that its indexes depend on, decoded without the
+    content (an upsert or a forget needs no more)."""
 
-    key: str
     id: str
+    key: str
     category: str
-    timestamp: datetime
-    session_id: str | None
-    content: msgspec.Raw
+    session_id: str | None = None
 
 
-_record_encoder: Final = msgspec.msgpack.Encoder()
-_record_decoder: Final = msgspec.msgpack.Decoder(StoredRecord)
-_content_decoder: Final = msgspec.msgpack.Decoder()
+_encoder: Final = msgspec.msgpack.Encoder()
+_entry_decoder: Final = msgspec.msgpack.Decoder(MemoryEntry)
+_header_decoder: Final = msgspec.msgpack.Decoder(EntryHeader)
 
 
 def new_entry_id() -> str:
-    """A time-ordered unique id: 48 bits of Unix milliseconds, 80 random bits."""
+    """A time-ordered unique id: 48 bits of Unix milliseconds, then 80 random bits
+    (the `random` module, which Python reseeds in a forked child), in 32 hex digits."""
     millis = time.time_ns() // 1_000_000
-    return (millis.to_bytes(6, "big") + os.urandom(10)).hex()
+    return format((millis << 80) | random.getrandbits(80), "032x")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def encode_content(key: str, content: object) -> msgspec.Raw:
-    """Encode a content value once, for the record and the index copy.
+def encode_entry(entry: MemoryEntry[Any]) -> bytes:
+    """The stored form of ``entry``.
 
     Raises:
-        InvalidContent: msgspec cannot encode ``content`` (names ``key``).
+        InvalidContent: msgspec cannot encode the content (names the key).
     """
     try:
-        return msgspec.Raw(_record_encoder.encode(content))
-    except (TypeError, ValueError, OverflowError) as exc:
+        return _encoder.encode(entry)
+    except (TypeError, ValueError, OverflowError) as exc:  # msgspec.EncodeError is a ValueError
         raise InvalidContent(
-            f"content for key {key!r} cannot be encoded ({type(content).__name__}): {exc}"
+            f"content for key {entry.key!r} cannot be encoded "
+            f"({type(entry.content).__name__}): {exc}"
         ) from exc
 
 
-def encode_record(record: StoredRecord) -> bytes:
-    return _record_encoder.encode(record)
-
-
-def decode_record(key: str, data: bytes) -> StoredRecord:
-    """Decode a stored record.
+def decode_entry(key: str, data: bytes, content_type: Any = None) -> MemoryEntry[Any]:
+    """Decode a stored entry (its content into ``content_type``, if given).
 
     Raises:
-        CorruptRecord: the bytes are not a record, or belong to another key.
+        CorruptRecord: the bytes are not an entry, or one stored for another key.
+        TypeMismatch: the entry is sound but its content does not fit ``content_type``.
+    """
+    decoder = _entry_decoder if content_type is None else entry_decoder(content_type)
+    try:
+        entry = decoder.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError included
+        if content_type is not None:
+            decode_entry(key, data)  # raises CorruptRecord if the record itself is bad
+            raise TypeMismatch(
+                f"content of key {key!r} does not decode as {_type_name(content_type)}: {exc}",
+                key=key,
+            ) from exc
+        raise CorruptRecord(f"record of key {key!r} is corrupt: {exc}", key=key) from exc
+    if entry.key != key:
+        raise CorruptRecord(f"record stored at key {key!r} names key {entry.key!r}", key=key)
+    return entry
+
+
+def decode_header(key: str, data: bytes) -> EntryHeader:
+    """Decode the indexed fields of a stored entry (the content is skipped, so an
+    entry whose content is damaged can still be replaced or forgotten).
+
+    Raises:
+        CorruptRecord: the fields are missing or malformed, or name another key.
     """
     try:
-        record = _record_decoder.decode(data)
+        header = _header_decoder.decode(data)
     except msgspec.DecodeError as exc:
-        raise CorruptRecord(f"record for key {key!r} is corrupt: {exc}", key=key) from exc
-    if record.key != key:
-        raise CorruptRecord(
-            f"record stored under key {key!r} names another key {record.key!r}", key=key
-        )
-    return record
+        raise CorruptRecord(f"record of key {key!r} is corrupt: {exc}", key=key) from exc
+    if header.key != key:
+        raise CorruptRecord(f"record stored at key {key!r} names key {header.key!r}", key=key)
+    return header
 
 
-def to_entry(record: StoredRecord, content_type: Any = None) -> MemoryEntry:
-    """Build the public entry, decoding the content (into ``content_type`` if given).
+def convert_content(entry: MemoryEntry[Any], content_type: Any) -> MemoryEntry[Any]:
+    """``entry`` with its (already decoded) content converted to ``content_type``.
 
     Raises:
-        CorruptRecord: the content bytes are not valid msgpack.
         TypeMismatch: the content does not fit ``content_type``.
     """
-    return MemoryEntry(
-        id=record.id,
-        key=record.key,
-        content=decode_content(record.key, record.content, content_type),
-        category=record.category,
-        timestamp=record.timestamp,
-        session_id=record.session_id,
-    )
-
-
-def decode_content(key: str, raw: msgspec.Raw, content_type: Any = None) -> Any:
-    if content_type is None:
-        try:
-            return _content_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise CorruptRecord(f"content of key {key!r} is corrupt: {exc}", key=key) from exc
-    decoder = content_decoder(content_type)
+    entry_decoder(content_type)  # InvalidArgument for a type msgspec does not support
     try:
-        return decoder.decode(raw)
+        content = msgspec.convert(entry.content, content_type)
     except msgspec.ValidationError as exc:
         raise TypeMismatch(
-            f"content of key {key!r} does not decode as {_type_name(content_type)}: {exc}",
-            key=key,
+            f"content of key {entry.key!r} does not decode as {_type_name(content_type)}: {exc}",
+            key=entry.key,
         ) from exc
-    except msgspec.DecodeError as exc:
-        raise CorruptRecord(f"content of key {key!r} is corrupt: {exc}", key=key) from exc
+    return msgspec.structs.replace(entry, content=content)
 
 
-def content_decoder(content_type: Any) -> msgspec.msgpack.Decoder[Any]:
+def entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]]:
     """The decoder for ``type=``, made once per type, as msgspec advises.
 
     Raises:
-        InvalidArgument: msgspec does not support ``content_type`` as a type.
+        InvalidArgument: msgspec cannot decode into ``content_type``.
     """
     try:
-        return _cached_decoder(content_type)
+        return _cached_entry_decoder(content_type)
     except TypeError as exc:  # unhashable, or not a type msgspec supports
         raise InvalidArgument(f"type={content_type!r} is not a type msgspec can decode") from exc
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_decoder(content_type: Any) -> msgspec.msgpack.Decoder[Any]:
-    return msgspec.msgpack.Decoder(content_type)
+def _cached_entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]]:
+    return msgspec.msgpack.Decoder(MemoryEntry[content_type])
 
 
 def _type_name(content_type: Any) -> str:

@@ -160,6 +160,10 @@ def encode_key(key: object) -> bytes:
     return raw
 
 
+_valid_names: set[str] = set()  # names already checked (bounded, see check_name)
+_VALID_NAMES_KEPT: Final = 4096
+
+
 def check_name(value: object, what: str) -> str:
     """Validate a category or session id: a non-empty ``str`` of at most
     `MAX_NAME_BYTES` UTF-8 bytes without NUL characters.
@@ -167,6 +171,8 @@ def check_name(value: object, what: str) -> str:
     Raises:
         InvalidArgument: naming ``what`` ("category", "session_id") and the value.
     """
+    if value.__class__ is str and value in _valid_names:
+        return value
     if not isinstance(value, str):
         raise InvalidArgument(f"{what} must be a str, not {type(value).__name__}: {value!r:.80}")
     if not value:
@@ -179,6 +185,10 @@ def check_name(value: object, what: str) -> str:
         raise InvalidArgument(
             f"{what} {value!r:.80} must be at most {MAX_NAME_BYTES} UTF-8 bytes, without NUL"
         )
+    if value.__class__ is str:
+        if len(_valid_names) >= _VALID_NAMES_KEPT:
+            _valid_names.clear()
+        _valid_names.add(value)
     return value
 
 

@@ -17,6 +17,7 @@ is a byte prefix.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from memkv.keys import pack, unpack
@@ -31,14 +32,21 @@ COUNT_CATEGORIES: Final = pack((_COUNT, _CATEGORY)).encode()
 COUNT_SESSIONS: Final = pack((_COUNT, _SESSION)).encode()
 
 
+# Prefixes are computed once per name: a store builds several of them.
+_NAMES_CACHED: Final = 4096
+
+
+@functools.lru_cache(maxsize=_NAMES_CACHED)
 def category_prefix(category: str) -> bytes:
     return pack((_CATEGORY, category)).encode()
 
 
+@functools.lru_cache(maxsize=_NAMES_CACHED)
 def session_prefix(session_id: str) -> bytes:
     return pack((_SESSION, session_id)).encode()
 
 
+@functools.lru_cache(maxsize=_NAMES_CACHED)
 def category_session_prefix(category: str, session_id: str) -> bytes:
     return pack((_CATEGORY_SESSION, category, session_id)).encode()
 
@@ -52,6 +60,7 @@ def index_prefix(category: str | None, session_id: str | None) -> bytes | None:
     return category_session_prefix(category, session_id)
 
 
+@functools.lru_cache(maxsize=_NAMES_CACHED)
 def count_key(category: str | None, session_id: str | None) -> bytes:
     if category is None:
         return COUNT_ALL if session_id is None else pack((_COUNT, _SESSION, session_id)).encode()
@@ -60,6 +69,7 @@ def count_key(category: str | None, session_id: str | None) -> bytes:
     return pack((_COUNT, _CATEGORY_SESSION, category, session_id)).encode()
 
 
+@functools.lru_cache(maxsize=_NAMES_CACHED)
 def count_keys(category: str, session_id: str | None) -> tuple[bytes, ...]:
     """Every count an entry of this category and session adds to."""
     if session_id is None:

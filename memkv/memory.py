@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from memkv import layout
 from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
-from memkv.cache import ABSENT, CachedEntry, ReadCache
+from memkv.cache import ABSENT, CachedValue, ReadCache, cached_value
 from memkv.entry import (
     CORE,
+    EntryHeader,
     MemoryEntry,
-    StoredRecord,
-    content_decoder,
-    decode_record,
-    encode_content,
-    encode_record,
+    convert_content,
+    decode_entry,
+    decode_header,
+    encode_entry,
+    entry_decoder,
     new_entry_id,
     now,
-    to_entry,
 )
 from memkv.errors import (
     Conflict,
@@ -54,11 +55,7 @@ class Reader:
     def _snapshot(self) -> ReadTxn:
         return self._txn
 
-    def record(self, key: str, raw_key: bytes) -> StoredRecord | None:
-        data = self._snapshot().get(_ENTRIES, raw_key)
-        return None if data is None else decode_record(key, data)
-
-    def get(self, key: str, type: Any = None) -> MemoryEntry | None:  # noqa: A002 - the API's name
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002 - the API's name
         """The entry stored at ``key``, or ``None`` if absent.
 
         With ``type=``, the content is decoded into that type (a Struct, say).
@@ -69,9 +66,13 @@ class Reader:
         """
         raw_key = encode_key(key)
         if type is not None:
-            content_decoder(type)
-        found = self.record(key, raw_key)
-        return None if found is None else to_entry(found, type)
+            entry_decoder(type)
+        data = self._snapshot().get(_ENTRIES, raw_key)
+        return None if data is None else decode_entry(key, data, type)
+
+    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
+        data = self._snapshot().get(_ENTRIES, raw_key)
+        return None if data is None else decode_header(key, data)
 
     def list(
         self,
@@ -83,7 +84,7 @@ class Reader:
         after: str | None = None,
         reverse: bool = False,
         type: Any = None,  # noqa: A002 - the API's name
-    ) -> list[MemoryEntry]:
+    ) -> list[MemoryEntry[Any]]:
         """Entries in key order (descending with ``reverse``), optionally filtered by
         category, session and key prefix; at most ``limit``, starting after the key
         ``after`` (the last key of the previous page).
@@ -101,7 +102,7 @@ class Reader:
             check_name(session_id, "session_id")
         _check_limit(limit)
         if type is not None:
-            content_decoder(type)
+            entry_decoder(type)
         base = layout.index_prefix(category, session_id)
         start = (base or _EMPTY) + _encode_prefix(prefix)
         stop = prefix_end(start)
@@ -116,19 +117,19 @@ class Reader:
         txn = self._snapshot()
         if base is None:
             items = txn.scan(_ENTRIES, start, stop, reverse=reverse, limit=limit)
-            return [to_entry(_decode_stored(raw, data), type) for raw, data in items]
+            return [decode_entry(_key_text(raw), data, type) for raw, data in items]
         items = txn.scan(_INDEX, start, stop, reverse=reverse, limit=limit)
         skip = len(base)
         if session_id is None:  # the category index holds the records themselves
-            return [to_entry(_decode_stored(ikey[skip:], data), type) for ikey, data in items]
+            return [decode_entry(_key_text(ikey[skip:]), data, type) for ikey, data in items]
         entries = []
         for index_key, _ in items:
             raw_key = index_key[skip:]
+            key = _key_text(raw_key)
             data = txn.get(_ENTRIES, raw_key)
             if data is None:
-                key = raw_key.decode(errors="replace")
                 raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
-            entries.append(to_entry(_decode_stored(raw_key, data), type))
+            entries.append(decode_entry(key, data, type))
         return entries
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
@@ -141,7 +142,8 @@ class Reader:
             check_name(category, "category")
         if session_id is not None:
             check_name(session_id, "session_id")
-        return layout.decode_count(self._snapshot().get(_INDEX, layout.count_key(category, session_id)))
+        count_key = layout.count_key(category, session_id)
+        return layout.decode_count(self._snapshot().get(_INDEX, count_key))
 
     def categories(self) -> dict[str, int]:
         """The categories in use, with their entry counts, in name order."""
@@ -163,13 +165,14 @@ class Transaction(Reader):
     Valid only inside the function; using it afterwards raises `TransactionClosed`.
     """
 
-    __slots__ = ("_counts", "_written", "_write_txn")
+    __slots__ = ("_counts", "_timestamp", "_write_txn", "_written")
 
     def __init__(self, txn: WriteTxn) -> None:
         super().__init__(txn)
         self._write_txn: WriteTxn | None = txn
         self._counts: dict[bytes, int] = {}  # pending count changes, written at the end
-        self._written: dict[str, CachedEntry] = {}  # for the read cache, after commit
+        self._written: dict[str, CachedValue] = {}  # for the read cache, after commit
+        self._timestamp: datetime | None = None  # one time for all writes of a transaction
 
     def _snapshot(self) -> ReadTxn:
         return self._live()
@@ -182,7 +185,7 @@ class Transaction(Reader):
 
     def store(
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
-    ) -> MemoryEntry:
+    ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace). A replaced entry keeps its
         ``id``; its category and session may change. Storing the same content twice
         leaves one entry.
@@ -192,16 +195,13 @@ class Transaction(Reader):
             CorruptRecord (the entry being replaced cannot be read).
         """
         raw_key = encode_key(key)
-        check_name(category, "category")
-        if session_id is not None:
-            check_name(session_id, "session_id")
-        content_bytes = encode_content(key, content)
-        previous = self.record(key, raw_key)
-        return self._put(key, raw_key, content, content_bytes, category, session_id, previous)
+        _check_names(category, session_id)
+        previous = self._previous(key, raw_key)
+        return self._put(key, raw_key, content, category, session_id, previous)
 
     def insert(
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
-    ) -> MemoryEntry:
+    ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` only if the key is absent.
 
         Raises:
@@ -209,30 +209,34 @@ class Transaction(Reader):
             InvalidKey, InvalidArgument, InvalidContent.
         """
         raw_key = encode_key(key)
-        check_name(category, "category")
-        if session_id is not None:
-            check_name(session_id, "session_id")
-        content_bytes = encode_content(key, content)
+        _check_names(category, session_id)
         if self._live().get(_ENTRIES, raw_key) is not None:
             raise Conflict(f"key {key!r} is already stored", key=key)
-        return self._put(key, raw_key, content, content_bytes, category, session_id, None)
+        return self._put(key, raw_key, content, category, session_id, None)
 
     def _put(
         self,
         key: str,
         raw_key: bytes,
         content: Any,
-        content_bytes: Any,
         category: str,
         session_id: str | None,
-        previous: StoredRecord | None,
-    ) -> MemoryEntry:
+        previous: EntryHeader | None,
+    ) -> MemoryEntry[Any]:
+        timestamp = self._timestamp
+        if timestamp is None:
+            timestamp = self._timestamp = now()
+        entry = MemoryEntry(
+            id=new_entry_id() if previous is None else previous.id,
+            key=key,
+            content=content,
+            category=category,
+            timestamp=timestamp,
+            session_id=session_id,
+        )
+        record = encode_entry(entry)  # before any write: InvalidContent changes nothing
         txn = self._live()
-        timestamp = now()
-        entry_id = new_entry_id() if previous is None else previous.id
-        record = StoredRecord(key, entry_id, category, timestamp, session_id, content_bytes)
-        data = encode_record(record)
-        txn.put(_ENTRIES, raw_key, data)
+        txn.put(_ENTRIES, raw_key, record)
         if previous is None:
             moved = True
         else:
@@ -243,23 +247,14 @@ class Transaction(Reader):
                 if previous.session_id is not None:
                     self._unindex_session(raw_key, previous.category, previous.session_id)
                 self._count(previous.category, previous.session_id, -1)
-        txn.put(_INDEX, layout.category_prefix(category) + raw_key, data)
+        txn.put(_INDEX, layout.category_prefix(category) + raw_key, record)
         if moved:
             if session_id is not None:
                 txn.put(_INDEX, layout.session_prefix(session_id) + raw_key, _EMPTY)
-                txn.put(
-                    _INDEX, layout.category_session_prefix(category, session_id) + raw_key, _EMPTY
-                )
+                both = layout.category_session_prefix(category, session_id)
+                txn.put(_INDEX, both + raw_key, _EMPTY)
             self._count(category, session_id, +1)
-        entry = MemoryEntry(
-            id=entry_id,
-            key=key,
-            content=content,
-            category=category,
-            timestamp=timestamp,
-            session_id=session_id,
-        )
-        self._written[key] = CachedEntry(record, entry)
+        self._written[key] = cached_value(entry, record)
         return entry
 
     def forget(self, key: str) -> bool:
@@ -269,7 +264,7 @@ class Transaction(Reader):
             InvalidKey, CorruptRecord (the entry cannot be read to unindex it).
         """
         raw_key = encode_key(key)
-        previous = self.record(key, raw_key)
+        previous = self._previous(key, raw_key)
         if previous is None:
             return False
         txn = self._live()
@@ -295,8 +290,9 @@ class Transaction(Reader):
         for count_key in layout.count_keys(category, session_id):
             counts[count_key] = counts.get(count_key, 0) + delta
 
-    def finish(self) -> dict[str, CachedEntry]:
-        """Write the pending counts; return what the read cache should learn."""
+    def finish(self) -> dict[str, CachedValue]:
+        """Write the pending counts and end the view; return what the read cache
+        should learn once the transaction commits."""
         txn = self._live()
         for count_key, delta in self._counts.items():
             if delta:
@@ -315,16 +311,19 @@ class Transaction(Reader):
 class Memory:
     """A durable key-value memory. Open one with `memkv.open`.
 
-    Thread-safe; usable as a context manager (closed on exit). All writes go through
-    transaction functions: each method that writes is one transaction, and
-    `transact` runs several operations as one.
+    Thread-safe; usable as a context manager (closed on exit). Every method that
+    writes is one transaction; `transact` runs several operations as one.
     """
 
     def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
         self._backend = backend
         self._cache = ReadCache(cache_size) if cache_size > 0 else None
         self._closed = False
-        self._lock = threading.Lock()
+        self._close_lock = threading.Lock()
+        # The read cache asks for the commit id on every hit; after close this
+        # raises StoreClosed, so the hit path needs no closed check of its own.
+        self._commit_id: Callable[[], int] = backend.commit_id_reader()
+        self._point_read = backend.point_reader()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -338,10 +337,11 @@ class Memory:
 
     def close(self) -> None:
         """Close the store; later calls raise `StoreClosed`. Repeated calls do nothing."""
-        with self._lock:
+        with self._close_lock:
             if self._closed:
                 return
             self._closed = True
+            self._commit_id = self._raise_closed
         self._backend.close()
         if self._cache is not None:
             self._cache.clear()
@@ -360,9 +360,12 @@ class Memory:
         """``True`` if the store can be read and holds a format this memkv reads."""
         return not self._closed and self._backend.health_check()
 
+    def _raise_closed(self) -> int:
+        raise StoreClosed(f"the store at {self._backend.location} is closed")
+
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreClosed(f"the store at {self._backend.location} is closed")
+            self._raise_closed()
 
     # -- transactions ------------------------------------------------------------------
 
@@ -379,7 +382,7 @@ class Memory:
             StorageFull, BackendError.
         """
         self._check_open()
-        written: dict[str, CachedEntry] = {}
+        written: dict[str, CachedValue] = {}
 
         def run(txn: WriteTxn) -> tuple[R, int]:
             tx = Transaction(txn)
@@ -400,14 +403,14 @@ class Memory:
 
     def store(
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
-    ) -> MemoryEntry:
+    ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace); see `Transaction.store`.
-        Returns after the write is as durable as the store's ``durability``."""
+        Returns once the write is as durable as the store's ``durability`` promises."""
         return self.transact(lambda tx: tx.store(key, content, category, session_id))
 
     def insert(
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
-    ) -> MemoryEntry:
+    ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` only if absent; see `Transaction.insert`.
 
         Raises:
@@ -421,43 +424,67 @@ class Memory:
 
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, key: str, type: Any = None) -> MemoryEntry | None:  # noqa: A002 - the API's name
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002 - the API's name
         """The entry at ``key``, or ``None`` if absent; see `Reader.get`.
 
-        Served from the read cache when the store has not changed since the entry
-        was cached (by any process).
+        Served from the read cache when the store has not changed (in any process)
+        since the entry was cached.
         """
+        # The hot path of the whole library, kept flat: a cache hit, or one read of
+        # a plain key; anything unusual (type=, a bad key) takes `_get_general`.
         cache = self._cache
-        if cache is None:
-            return self._read(lambda reader: reader.get(key, type))
-        if self._closed:
-            self._check_open()
-        cached = cache.lookup(key, self._backend.commit_id())
-        if cached is not None:
-            if cached.entry is not None and type is None:
-                return cached.entry
-            if cached.record is None:
-                encode_key(key)  # a cached absence was recorded for a valid key
-                return None
-            if type is not None:
-                content_decoder(type)
-            return to_entry(cached.record, type)
-        return self._get_and_cache(key, type, cache)
+        current = -1
+        if cache is not None:
+            current = self._commit_id()
+            if cache.stamp == current:
+                try:
+                    hit = key in cache.present
+                except TypeError:  # unhashable, so not a key: the general path says why
+                    hit = False
+                if hit:
+                    cached = cache.entries[key]
+                    if type is None and cached.__class__ is MemoryEntry:
+                        return cached
+                    if cached is not None:
+                        return self._from_cache(key, cached, type)
+        if type is not None or key.__class__ is not str or self._closed:
+            return self._get_general(key, type)
+        try:
+            raw_key = key.encode()
+        except UnicodeEncodeError:
+            return self._get_general(key, type)
+        if not raw_key or len(raw_key) > MAX_KEY_BYTES:
+            return self._get_general(key, type)
+        # The snapshot read below is at least `current`: labelling what it returns
+        # with `current` is safe (the cache only ever serves at stamp == commit id).
+        record = self._point_read(_ENTRIES, raw_key)
+        entry = None if record is None else decode_entry(key, record)
+        if cache is not None:
+            doorkeeper = cache.doorkeeper
+            if current == cache.stamp and key not in doorkeeper:
+                doorkeeper.add(key)  # see `ReadCache.fill`: admitted on a second miss
+            else:
+                cache.fill(key, entry, record, current)
+        return entry
 
-    def _get_and_cache(self, key: str, type: Any, cache: ReadCache) -> MemoryEntry | None:  # noqa: A002
+    def _from_cache(self, key: str, cached: CachedValue, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
+        if cached is ABSENT:
+            return None
+        if isinstance(cached, bytes):
+            return decode_entry(key, cached, type)
+        assert isinstance(cached, MemoryEntry)
+        return convert_content(cached, type)
+
+    def _get_general(self, key: str, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
         raw_key = encode_key(key)
         if type is not None:
-            content_decoder(type)
-
-        def read(txn: ReadTxn) -> tuple[StoredRecord | None, int]:
-            return Reader(txn).record(key, raw_key), txn.snapshot_id
-
-        record, snapshot_id = self._read_txn(read)
-        if record is None:
-            cache.fill(key, ABSENT, snapshot_id)
-            return None
-        entry = to_entry(record, type)
-        cache.fill(key, CachedEntry(record, entry if type is None else None), snapshot_id)
+            entry_decoder(type)
+        self._check_open()
+        current = self._commit_id()
+        record = self._point_read(_ENTRIES, raw_key)
+        entry = None if record is None else decode_entry(key, record, type)
+        if self._cache is not None:
+            self._cache.fill(key, entry if type is None else None, record, current)
         return entry
 
     def list(
@@ -470,12 +497,17 @@ class Memory:
         after: str | None = None,
         reverse: bool = False,
         type: Any = None,  # noqa: A002 - the API's name
-    ) -> list[MemoryEntry]:
+    ) -> list[MemoryEntry[Any]]:
         """Entries in key order, filtered and paged; see `Reader.list`."""
         return self._read(
             lambda reader: reader.list(
-                category, session_id, prefix=prefix, limit=limit, after=after,
-                reverse=reverse, type=type,
+                category,
+                session_id,
+                prefix=prefix,
+                limit=limit,
+                after=after,
+                reverse=reverse,
+                type=type,
             )
         )
 
@@ -495,9 +527,11 @@ class Memory:
         self._check_open()
         return self._backend.read(lambda txn: fn(Reader(txn)))
 
-    def _read_txn(self, fn: Callable[[ReadTxn], R]) -> R:
-        self._check_open()
-        return self._backend.read(fn)
+
+def _check_names(category: object, session_id: object) -> None:
+    check_name(category, "category")
+    if session_id is not None:
+        check_name(session_id, "session_id")
 
 
 def _check_limit(limit: object) -> None:
@@ -526,10 +560,9 @@ def _encode_cursor(after: object) -> bytes:
         raise InvalidArgument(f"after= must be a key (the last key of a page): {exc}") from exc
 
 
-def _decode_stored(raw_key: bytes, data: bytes) -> StoredRecord:
+def _key_text(raw_key: bytes) -> str:
     try:
-        key = raw_key.decode("utf-8")
+        return raw_key.decode("utf-8")
     except UnicodeDecodeError as exc:
         key = raw_key.decode("utf-8", errors="replace")
         raise CorruptRecord(f"stored key {key!r} is not UTF-8", key=key) from exc
-    return decode_record(key, data)

@@ -105,12 +105,20 @@ class Backend(ABC):
             StoreClosed, ReadOnlyStore, NestedTransaction, StorageFull, BackendError.
         """
 
+    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
+        """A callable ``(table, key) -> value or None`` that reads one key in a
+        transaction of its own, by the shortest path the backend has (`Memory.get`
+        calls it on every cache miss). Valid until the backend is closed."""
+        return lambda table, key: self.read(lambda txn: txn.get(table, key))
+
     @abstractmethod
     def commit_id(self) -> int:
-        """The id of the last committed write transaction, by any handle or process.
+        """The id of the last committed write transaction, by any handle or process."""
 
-        Cheap (no transaction): the read cache calls it on every hit.
-        """
+    def commit_id_reader(self) -> Callable[[], int]:
+        """A callable returning `commit_id`, as cheap as the backend can make it (the
+        read cache calls it on every hit). Valid until the backend is closed."""
+        return self.commit_id
 
     @abstractmethod
     def stats(self) -> dict[str, Any]:
@@ -127,4 +135,3 @@ class Backend(ABC):
     @property
     @abstractmethod
     def closed(self) -> bool: ...
-

@@ -179,6 +179,8 @@ class InMemoryBackend(Backend):
                 self._writer_thread = None
 
     def commit_id(self) -> int:
+        if self._tables is None:
+            raise StoreClosed("the in-memory store is closed")
         return self._last_commit
 
     def stats(self) -> dict[str, Any]:

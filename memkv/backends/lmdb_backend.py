@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import functools
 import mmap
 import os
 import threading
@@ -62,7 +63,7 @@ _LOCK_MAGIC: Final = 0xBEEFC0DE
 _LOCK_TXNID_WORD: Final = 6  # byte offset 48, in u64 words
 
 
-class _RetryWithLargerMap(BaseException):  # noqa: N818 - control flow, not an error
+class _RetryWithLargerMap(BaseException):
     """Raised out of a transaction function when the map is full. A BaseException, so
     that a transaction function that catches ``Exception`` cannot swallow it."""
 
@@ -70,7 +71,7 @@ class _RetryWithLargerMap(BaseException):  # noqa: N818 - control flow, not an e
 class _ReadTxn:
     __slots__ = ("_dbs", "_txn")
 
-    def __init__(self, txn: lmdb.Transaction, dbs: dict[Table, Any]) -> None:
+    def __init__(self, txn: lmdb.Transaction[bytes], dbs: dict[Table, Any]) -> None:
         self._txn = txn
         self._dbs = dbs
 
@@ -114,7 +115,7 @@ class _ReadTxn:
         return items
 
 
-def _seek_below(cursor: lmdb.Cursor, stop: bytes) -> bool:
+def _seek_below(cursor: lmdb.Cursor[bytes], stop: bytes) -> bool:
     if cursor.set_range(stop):
         return cursor.prev()
     return cursor.last()
@@ -149,8 +150,14 @@ class _Environment:
     this process."""
 
     def __init__(
-        self, path: Path, identity: tuple[int, int], *, map_size: int, max_map_size: int,
-        durability: Durability, readonly: bool,
+        self,
+        path: Path,
+        identity: tuple[int, int],
+        *,
+        map_size: int,
+        max_map_size: int,
+        durability: Durability,
+        readonly: bool,
     ) -> None:
         self.path = path
         self.identity = identity
@@ -180,9 +187,16 @@ class _Environment:
         flags = self.durability.lmdb_flags()
         try:
             env = lmdb.open(
-                str(self.path), map_size=self._initial_map_size, subdir=True,
-                readonly=self.readonly, max_dbs=len(_DB_NAMES), max_readers=_MAX_READERS,
-                mode=0o600, create=not self.readonly, lib_version=_LIB_VERSION, **flags,
+                str(self.path),
+                map_size=self._initial_map_size,
+                subdir=True,
+                readonly=self.readonly,
+                max_dbs=len(_DB_NAMES),
+                max_readers=_MAX_READERS,
+                mode=0o600,
+                create=not self.readonly,
+                lib_version=_LIB_VERSION,
+                **flags,
             )
         except lmdb.Error as exc:
             raise _open_error(self.path, exc) from exc
@@ -193,13 +207,16 @@ class _Environment:
             env.close()
             raise
         self._env = env
-        self._map_commit_id()
+        if self._txnid_words is None:
+            self._map_commit_id()
 
     def _open_databases(self, env: lmdb.Environment) -> dict[Table, Any]:
         try:
             if self.readonly:
                 with env.begin() as txn:
-                    dbs = {t: env.open_db(name, txn=txn, create=False) for t, name in _DB_NAMES.items()}
+                    dbs = {
+                        t: env.open_db(name, txn=txn, create=False) for t, name in _DB_NAMES.items()
+                    }
                     found = txn.get(FORMAT_KEY, db=dbs[Table.META])
             else:
                 with env.begin(write=True) as txn:
@@ -236,16 +253,19 @@ class _Environment:
         lock_map.close()
 
     def _last_txnid_slow(self) -> int:
-        assert self._env is not None
-        return int(self._env.info()["last_txnid"])
+        return int(self._live_env().info()["last_txnid"])
 
     def commit_id(self) -> int:
         words = self._txnid_words
         if words is not None:
             return int(words[_LOCK_TXNID_WORD])
-        if self._env is None:
-            raise StoreClosed(f"the store at {self.path} is closed")
         return self._last_txnid_slow()
+
+    def commit_id_reader(self) -> Callable[[], int]:
+        words = self._txnid_words
+        if words is not None:
+            return functools.partial(words.__getitem__, _LOCK_TXNID_WORD)
+        return self.commit_id
 
     # -- transactions ----------------------------------------------------------
 
@@ -290,6 +310,21 @@ class _Environment:
                     pass
                 if self._remaps == remaps and self._env is env:
                     raise _engine_error(f"read from {self.path} failed", failure) from failure
+
+    def get_one(self, table: Table, key: bytes) -> bytes | None:
+        """`read` of one key, without the general path's function calls."""
+        inflight = self._inflight
+        inflight.append(None)
+        try:
+            env = self._env
+            if env is not None and not self._gate_closed:
+                with env.begin(db=self._dbs[table]) as txn:
+                    return txn.get(key)
+        except lmdb.Error:
+            pass  # a remap, a resize, a closing store: the general path sorts it out
+        finally:
+            inflight.pop()
+        return self.read(lambda txn: txn.get(table, key))
 
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
         if self.readonly:
@@ -387,7 +422,6 @@ class _Environment:
             # nothing of the parent's: LMDB clears only reader slots with our pid.
             self._env.close()
             self._env = None
-            self._release_lock_map()
         self._writer_thread = None
         self._resume()
 
@@ -441,7 +475,9 @@ class _Environment:
 
 
 def _count_readers(table: str) -> int:
-    return sum(1 for line in table.splitlines()[1:] if line.strip() and not line.rstrip().endswith("-"))
+    return sum(
+        1 for line in table.splitlines()[1:] if line.strip() and not line.rstrip().endswith("-")
+    )
 
 
 _environments: dict[tuple[int, int], _Environment] = {}
@@ -497,14 +533,19 @@ class LmdbBackend(Backend):
             environment = _environments.get(identity)
             if environment is None or environment.handles <= 0:
                 environment = _Environment(
-                    directory, identity, map_size=map_size, max_map_size=max_map_size,
-                    durability=durability, readonly=readonly,
+                    directory,
+                    identity,
+                    map_size=map_size,
+                    max_map_size=max_map_size,
+                    durability=durability,
+                    readonly=readonly,
                 )
                 _environments[identity] = environment
                 _live_environments.add(environment)
             else:
-                _check_compatible(environment, durability=durability, readonly=readonly,
-                                  max_map_size=max_map_size)
+                _check_compatible(
+                    environment, durability=durability, readonly=readonly, max_map_size=max_map_size
+                )
             environment.handles += 1
         self._environment = environment
 
@@ -528,6 +569,12 @@ class LmdbBackend(Backend):
 
     def commit_id(self) -> int:
         return self._live().commit_id()
+
+    def commit_id_reader(self) -> Callable[[], int]:
+        return self._live().commit_id_reader()
+
+    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
+        return self._live().get_one
 
     def map_size(self) -> int:
         return self._live().map_size()
