@@ -97,7 +97,7 @@ def decode_entry(key: str, data: bytes, content_type: Any = None) -> MemoryEntry
     decoder = _entry_decoder if content_type is None else entry_decoder(content_type)
     try:
         entry = decoder.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError included
+    except ValueError as exc:  # msgspec.DecodeError, ValidationError, UnicodeDecodeError
         if content_type is not None:
             decode_entry(key, data)  # raises CorruptRecord if the record itself is bad
             raise TypeMismatch(
@@ -119,7 +119,7 @@ def decode_header(key: str, data: bytes) -> EntryHeader:
     """
     try:
         header = _header_decoder.decode(data)
-    except msgspec.DecodeError as exc:
+    except ValueError as exc:  # msgspec.DecodeError, UnicodeDecodeError
         raise CorruptRecord(f"record of key {key!r} is corrupt: {exc}", key=key) from exc
     if header.key != key:
         raise CorruptRecord(f"record stored at key {key!r} names key {header.key!r}", key=key)

@@ -12,8 +12,10 @@ producing a *string* so that a packed key is an ordinary memkv key:
   keys and never those of a run whose id merely starts with the same characters.
 
 Components are ``str`` or ``int`` (not ``bool``). Each component starts with a type
-tag; a string ends with ``"\\x00"`` and a ``"\\x00"`` inside it is escaped as
-``"\\x00\\xff"``; an integer is its hexadecimal digits behind a length character
+tag. A string ends with ``"\\x00"``; inside it ``"\\x00"`` is written ``"\\x01\\x01"``
+and ``"\\x01"`` is written ``"\\x01\\x02"``, so the terminator never occurs inside a
+string (unlike FoundationDB's ``\\x00\\xff``, which would make ``("a",)`` a prefix of
+``("a\\x00",)``). An integer is its hexadecimal digits behind a length character
 (complemented for negative numbers), so that a longer number sorts after a shorter.
 """
 
@@ -33,7 +35,9 @@ MAX_NAME_BYTES: Final = 64
 KeyPart = str | int
 
 _TERMINATOR: Final = "\x00"
-_ESCAPED_NUL: Final = "\x00\xff"
+_ESCAPE: Final = "\x01"
+_ESCAPES: Final = {0: "\x01\x01", 1: "\x01\x02"}  # str.translate table
+_UNESCAPES: Final = {"\x01": "\x00", "\x02": "\x01"}
 _TAG_NEGATIVE_INT: Final = "\x01"
 _TAG_INT: Final = "\x02"
 _TAG_STR: Final = "\x03"
@@ -52,7 +56,7 @@ def pack(parts: tuple[KeyPart, ...]) -> str:
     pieces: list[str] = []
     for part in parts:
         if isinstance(part, str):
-            pieces.append(_TAG_STR + part.replace(_TERMINATOR, _ESCAPED_NUL) + _TERMINATOR)
+            pieces.append(_TAG_STR + part.translate(_ESCAPES) + _TERMINATOR)
         elif isinstance(part, int) and not isinstance(part, bool):
             pieces.append(_pack_int(part))
         else:
@@ -95,17 +99,22 @@ def unpack(key: str) -> tuple[KeyPart, ...]:
 
 
 def _unpack_str(key: str, position: int) -> tuple[str, int]:
+    end = key.find(_TERMINATOR, position)
+    if end < 0:
+        raise InvalidKey(f"{key!r} is not a packed key (unterminated string)")
+    escaped = key[position:end]
+    if _ESCAPE not in escaped:
+        return escaped, end + 1
     chars: list[str] = []
-    while True:
-        end = key.find(_TERMINATOR, position)
-        if end < 0:
-            raise InvalidKey(f"{key!r} is not a packed key (unterminated string)")
-        chars.append(key[position:end])
-        if key.startswith(_ESCAPED_NUL, end):
-            chars.append(_TERMINATOR)
-            position = end + len(_ESCAPED_NUL)
-        else:
-            return "".join(chars), end + 1
+    start = 0
+    while (escape := escaped.find(_ESCAPE, start)) >= 0:
+        unescaped = _UNESCAPES.get(escaped[escape + 1 : escape + 2])
+        if unescaped is None:
+            raise InvalidKey(f"{key!r} is not a packed key (bad escape)")
+        chars += (escaped[start:escape], unescaped)
+        start = escape + 2
+    chars.append(escaped[start:])
+    return "".join(chars), end + 1
 
 
 def _unpack_int(key: str, position: int, *, negative: bool) -> tuple[int, int]:
@@ -119,7 +128,7 @@ def _unpack_int(key: str, position: int, *, negative: bool) -> tuple[int, int]:
         raise InvalidKey(f"{key!r} is not a packed key (bad integer length)")
     if negative:
         digits = digits.translate(_COMPLEMENT)
-    canonical = digits == "0" if length == 1 else digits[0] != "0"
+    canonical = length == 1 or digits[0] != "0"
     if not canonical or digits.strip("0123456789abcdef"):
         raise InvalidKey(f"{key!r} is not a packed key (bad integer digits)")
     number = int(digits, 16)

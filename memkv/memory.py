@@ -36,6 +36,7 @@ from memkv.errors import (
     TransactionClosed,
 )
 from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_end
+from memkv.verify import verify_snapshot
 
 R = TypeVar("R")
 
@@ -522,6 +523,13 @@ class Memory:
     def sessions(self) -> dict[str, int]:
         """The session ids in use with their entry counts."""
         return self._read(Reader.sessions)
+
+    def verify(self) -> list[str]:
+        """Check that the indexes and counts agree with the entries, in one snapshot;
+        return the problems found, a sentence each (empty: consistent). Reads the
+        whole store."""
+        self._check_open()
+        return self._backend.read(verify_snapshot)
 
     def _read(self, fn: Callable[[Reader], R]) -> R:
         self._check_open()

@@ -213,13 +213,19 @@ class _Environment:
     def _open_databases(self, env: lmdb.Environment) -> dict[Table, Any]:
         try:
             if self.readonly:
+                # Opened without a transaction: handles opened in a read transaction
+                # would die with it.
+                dbs = {t: env.open_db(name, create=False) for t, name in _DB_NAMES.items()}
                 with env.begin() as txn:
-                    dbs = {
-                        t: env.open_db(name, txn=txn, create=False) for t, name in _DB_NAMES.items()
-                    }
                     found = txn.get(FORMAT_KEY, db=dbs[Table.META])
             else:
                 with env.begin(write=True) as txn:
+                    foreign = [key for key, _ in txn.cursor() if key not in _DB_NAMES.values()]
+                    if foreign:
+                        raise StoreUnavailable(
+                            f"{self.path} is not a memkv store (it holds other LMDB data, "
+                            f"such as key {foreign[0]!r})"
+                        )
                     dbs = {t: env.open_db(name, txn=txn) for t, name in _DB_NAMES.items()}
                     found = txn.get(FORMAT_KEY, db=dbs[Table.META])
                     if found is None and txn.stat(dbs[_ENTRIES])["entries"] == 0:

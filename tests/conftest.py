@@ -1,0 +1,46 @@
+"""Shared fixtures: hypothesis profiles and the backend parametrisation of the
+conformance suite (adding a backend means adding it to `BACKENDS`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import memkv
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("default", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
+
+BACKENDS = ("in-memory", "lmdb")
+
+
+def open_backend(name: str, directory: Path, **options: object) -> memkv.Memory:
+    """A fresh store of the named backend (LMDB in a subdirectory of ``directory``)."""
+    if name == "in-memory":
+        return memkv.open(memkv.IN_MEMORY, **options)  # type: ignore[arg-type]
+    return memkv.open(directory / "store", **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def memory(backend_name: str, tmp_path: Path) -> Iterator[memkv.Memory]:
+    """A fresh, empty store on each backend in turn."""
+    mem = open_backend(backend_name, tmp_path)
+    yield mem
+    mem.close()

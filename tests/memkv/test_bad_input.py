@@ -1,0 +1,221 @@
+"""Bad input: each case raises a typed memkv error naming the key or path, and the
+store is unchanged afterwards."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import pytest
+
+import memkv
+from memkv.backends.base import Table
+from tests.memkv.helpers import child_env, put_raw, raises_naming, snapshot
+
+Case = tuple[type[Exception], str, Callable[[memkv.Memory], object]]
+
+# (error type, text the message must contain, the call)
+CASES: dict[str, Case] = {
+    "empty key": (memkv.InvalidKey, "empty", lambda m: m.store("", 1)),
+    "512-byte key": (memkv.InvalidKey, "512 bytes", lambda m: m.store("k" * 512, 1)),
+    "257-byte key": (memkv.InvalidKey, "257 bytes", lambda m: m.store("k" * 257, 1)),
+    "lone surrogate": (memkv.InvalidKey, "'a\\ud800'", lambda m: m.store("a\ud800", 1)),
+    "bytes key": (memkv.InvalidKey, "b'raw'", lambda m: m.store(b"raw", 1)),  # type: ignore[arg-type]
+    "int key": (memkv.InvalidKey, "int", lambda m: m.get(42)),  # type: ignore[arg-type]
+    "None key": (memkv.InvalidKey, "NoneType", lambda m: m.forget(None)),  # type: ignore[arg-type]
+    "list key": (memkv.InvalidKey, "list", lambda m: m.get(["k"])),  # type: ignore[arg-type]
+    "unencodable content": (memkv.InvalidContent, "'obj'", lambda m: m.store("obj", object())),
+    "complex content": (memkv.InvalidContent, "'cx'", lambda m: m.insert("cx", 1j)),
+    "wrong type=": (memkv.TypeMismatch, "'text'", lambda m: m.get("text", type=int)),
+    "type= not a type": (memkv.InvalidArgument, "type=42", lambda m: m.get("text", type=42)),
+    "list type= not a type": (memkv.InvalidArgument, "type=", lambda m: m.list(type={"x": 1})),
+    "zero limit": (memkv.InvalidArgument, "limit", lambda m: m.list(limit=0)),
+    "negative limit": (memkv.InvalidArgument, "limit", lambda m: m.list("core", limit=-5)),
+    "string limit": (memkv.InvalidArgument, "'10'", lambda m: m.list(limit="10")),  # type: ignore[arg-type]
+    "bool limit": (memkv.InvalidArgument, "True", lambda m: m.list(limit=True)),
+    "int cursor": (memkv.InvalidArgument, "after=", lambda m: m.list(after=123)),  # type: ignore[arg-type]
+    "empty cursor": (memkv.InvalidArgument, "after=", lambda m: m.list(after="")),
+    "non-str prefix": (memkv.InvalidArgument, "prefix", lambda m: m.list(prefix=b"x")),  # type: ignore[arg-type]
+    "empty category": (memkv.InvalidArgument, "category", lambda m: m.store("k", 1, category="")),
+    "NUL in category": (memkv.InvalidArgument, "'a\\x00b'", lambda m: m.count("a\x00b")),
+    "long session id": (memkv.InvalidArgument, "session_id", lambda m: m.store("k", 1, session_id="s" * 65)),
+    "int session id": (memkv.InvalidArgument, "session_id", lambda m: m.list(session_id=7)),  # type: ignore[arg-type]
+    "insert of a present key": (memkv.Conflict, "'text'", lambda m: m.insert("text", "again")),
+    "nested transaction": (
+        memkv.NestedTransaction,
+        "already open",
+        lambda m: m.transact(lambda tx: m.store("inner", 1)),
+    ),
+    "bad key inside transact": (
+        memkv.InvalidKey,
+        "empty",
+        lambda m: m.transact(lambda tx: (tx.store("fine", 1), tx.store("", 2))),
+    ),
+}
+
+
+@pytest.fixture
+def seeded(memory: memkv.Memory) -> memkv.Memory:
+    memory.store("text", "hello", session_id="s1")
+    memory.store("other", {"n": 1}, category="misc")
+    return memory
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_typed_error_and_changes_nothing(seeded: memkv.Memory, case: str) -> None:
+    error, needle, call = CASES[case]
+    before = snapshot(seeded)
+    exc = raises_naming(error, needle, lambda: call(seeded))
+    assert isinstance(exc, memkv.MemkvError)
+    assert snapshot(seeded) == before
+    assert seeded.verify() == []
+
+
+def test_use_after_close_names_the_store(memory: memkv.Memory) -> None:
+    memory.store("k", 1)
+    location = memory.backend.location
+    memory.close()
+    raises_naming(memkv.StoreClosed, location, lambda: memory.get("k"))
+    raises_naming(memkv.StoreClosed, location, lambda: memory.store("k", 2))
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\xc1", b"not msgpack at all", b"\x81\xa3key\xa1k", b"\x80"],
+    ids=["reserved byte", "text", "fields missing", "empty map"],
+)
+def test_corrupt_record_is_reported_never_taken_for_absent(memory: memkv.Memory, garbage: bytes) -> None:
+    memory.store("good", 1)
+    put_raw(memory, b"bad", garbage)
+    before = memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None))
+    exc = raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.get("bad"))
+    assert isinstance(exc, memkv.CorruptRecord)
+    assert exc.key == "bad"
+    assert exc.__cause__ is not None
+    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.list())
+    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.store("bad", "repair"))
+    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.forget("bad"))
+    assert memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None)) == before
+    entry = memory.get("good")
+    assert entry is not None
+    assert entry.content == 1
+
+
+def test_record_stored_under_another_key_is_corrupt(memory: memkv.Memory) -> None:
+    memory.store("a", 1)
+    record = memory.backend.read(lambda txn: txn.get(Table.ENTRIES, b"a"))
+    assert record is not None
+    put_raw(memory, b"b", record)
+    raises_naming(memkv.CorruptRecord, "names key 'a'", lambda: memory.get("b"))
+
+
+def test_corrupt_content_can_be_replaced(memory: memkv.Memory) -> None:
+    """Only the content is damaged: the entry can still be stored over and forgotten."""
+    memory.store("k", "fine")
+    record = memory.backend.read(lambda txn: txn.get(Table.ENTRIES, b"k"))
+    assert record is not None
+    damaged = record.replace(b"\xa4fine", b"\xa4\xff\xfe\xfd\xfc")  # invalid UTF-8 in the str
+    assert damaged != record
+    put_raw(memory, b"k", damaged)
+    raises_naming(memkv.CorruptRecord, "'k'", lambda: memory.get("k"))
+    memory.store("k", "repaired")
+    entry = memory.get("k")
+    assert entry is not None
+    assert entry.content == "repaired"
+
+
+# -- options -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"mapsize": 1 << 20}, "did you mean 'map_size'"),
+        ({"durability": "sometimes"}, "durability 'sometimes'"),
+        ({"map_size": 0}, "map_size"),
+        ({"cache_size": -1}, "cache_size"),
+        ({"readonly": "yes"}, "readonly"),
+        ({"map_size": 1 << 30, "max_map_size": 1 << 20}, "max_map_size"),
+    ],
+)
+def test_bad_options(tmp_path: Path, options: dict[str, Any], needle: str) -> None:
+    raises_naming(memkv.InvalidArgument, needle, lambda: memkv.open(tmp_path / "s", **options))
+    assert not (tmp_path / "s").exists()
+
+
+# -- paths (LMDB) ----------------------------------------------------------------------
+
+
+def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    path.write_text("not a store")
+    raises_naming(memkv.StoreUnavailable, str(path), lambda: memkv.open(path))
+    assert path.read_text() == "not a store"
+
+
+def test_readonly_open_of_a_missing_store(tmp_path: Path) -> None:
+    path = tmp_path / "missing"
+    raises_naming(memkv.StoreUnavailable, str(path), lambda: memkv.open(path, readonly=True))
+    assert not path.exists()
+
+
+def test_a_directory_that_is_not_a_memkv_store(tmp_path: Path) -> None:
+    env = lmdb.open(str(tmp_path / "foreign"), max_dbs=2, lib_version=0)
+    with env.begin(write=True) as txn:
+        txn.put(b"someone", b"else's data")
+    env.close()
+    raises_naming(memkv.StoreUnavailable, "foreign", lambda: memkv.open(tmp_path / "foreign"))
+
+
+def test_a_store_in_the_other_lmdb_format_is_refused(tmp_path: Path) -> None:
+    env = lmdb.open(str(tmp_path / "v1"), lib_version=1)
+    env.close()
+    exc = raises_naming(memkv.StoreUnavailable, "v1", lambda: memkv.open(tmp_path / "v1"))
+    assert "format" in str(exc)
+
+
+UNREADABLE_SCRIPT = """
+import os, sys, memkv
+os.setgid(int(sys.argv[2]))
+os.setuid(int(sys.argv[3]))  # root reads any directory: open it as an ordinary user
+try:
+    memkv.open(sys.argv[1])
+except memkv.StoreUnavailable as exc:
+    print("StoreUnavailable:", exc)
+"""
+
+
+def test_unreadable_directory(tmp_path: Path) -> None:
+    path = tmp_path / "locked"
+    with memkv.open(path) as mem:
+        mem.store("k", 1)
+    path.chmod(0o000)
+    try:
+        if os.geteuid() != 0:
+            raises_naming(memkv.StoreUnavailable, str(path), lambda: memkv.open(path))
+        else:  # root reads anything: try as an unprivileged user
+            nobody = pwd.getpwnam("nobody")
+            tmp_path.chmod(0o755)
+            result = subprocess.run(
+                [sys.executable, "-c", UNREADABLE_SCRIPT, str(path), str(nobody.pw_gid),
+                 str(nobody.pw_uid)],
+                env=child_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert result.stdout.startswith("StoreUnavailable:"), result.stderr
+            assert str(path) in result.stdout
+    finally:
+        path.chmod(0o700)
+    with memkv.open(path) as mem:
+        entry = mem.get("k")
+        assert entry is not None
+        assert entry.content == 1
