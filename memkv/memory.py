@@ -39,6 +39,9 @@ from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_
 from memkv.verify import verify_snapshot
 
 R = TypeVar("R")
+# Aliases: inside the classes below, `list` names the method.
+Entries = list[MemoryEntry[Any]]
+Problems = list[str]
 
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
@@ -85,7 +88,7 @@ class Reader:
         after: str | None = None,
         reverse: bool = False,
         type: Any = None,  # noqa: A002 - the API's name
-    ) -> list[MemoryEntry[Any]]:
+    ) -> Entries:
         """Entries in key order (descending with ``reverse``), optionally filtered by
         category, session and key prefix; at most ``limit``, starting after the key
         ``after`` (the last key of the previous page).
@@ -498,7 +501,7 @@ class Memory:
         after: str | None = None,
         reverse: bool = False,
         type: Any = None,  # noqa: A002 - the API's name
-    ) -> list[MemoryEntry[Any]]:
+    ) -> Entries:
         """Entries in key order, filtered and paged; see `Reader.list`."""
         return self._read(
             lambda reader: reader.list(
@@ -524,7 +527,7 @@ class Memory:
         """The session ids in use with their entry counts."""
         return self._read(Reader.sessions)
 
-    def verify(self) -> list[str]:
+    def verify(self) -> Problems:
         """Check that the indexes and counts agree with the entries, in one snapshot;
         return the problems found, a sentence each (empty: consistent). Reads the
         whole store."""

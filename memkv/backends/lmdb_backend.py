@@ -28,7 +28,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import lmdb
 
@@ -177,6 +177,7 @@ class _Environment:
         self._unusable_reason: str | None = None
         self._env: lmdb.Environment | None = None
         self._dbs: dict[Table, Any] = {}
+        self._lock_file: BinaryIO | None = None  # see `_map_commit_id` before closing it
         self._lock_map: mmap.mmap | None = None
         self._txnid_words: memoryview | None = None
         self._open_engine()
@@ -207,7 +208,7 @@ class _Environment:
             env.close()
             raise
         self._env = env
-        if self._txnid_words is None:
+        if self._lock_file is None:
             self._map_commit_id()
 
     def _open_databases(self, env: lmdb.Environment) -> dict[Table, Any]:
@@ -242,21 +243,31 @@ class _Environment:
         return dbs
 
     def _map_commit_id(self) -> None:
-        """Map the lock file to read the last committed txn id (see `_LOCK_TXNID_WORD`)."""
+        """Map the lock file to read the last committed txn id (see `_LOCK_TXNID_WORD`).
+
+        Closing any descriptor of ``lock.mdb`` drops all of this process's POSIX locks
+        on it, and LMDB relies on those locks to know that it is not alone: a process
+        that finds no lock resets the lock file (reader table, writer mutex) under the
+        others. So the file and its map (which holds a descriptor of its own) stay
+        open until after the environment is closed (`_release_lock_file`).
+        """
         try:
-            with open(self.path / "lock.mdb", "rb") as lock_file:
-                lock_map = mmap.mmap(lock_file.fileno(), 0, prot=mmap.PROT_READ)
+            lock_file = open(self.path / "lock.mdb", "rb")  # noqa: SIM115 - kept open, see above
+        except OSError:
+            return
+        self._lock_file = lock_file
+        try:
+            self._lock_map = mmap.mmap(lock_file.fileno(), 0, prot=mmap.PROT_READ)
         except (OSError, ValueError):
             return
-        words = memoryview(lock_map).cast("Q")
-        with memoryview(lock_map).cast("I") as header:
+        words = memoryview(self._lock_map).cast("Q")
+        with memoryview(self._lock_map).cast("I") as header:
             magic = header[0]
         for _attempt in range(3):  # a writer in another process may commit in between
             if magic == _LOCK_MAGIC and words[_LOCK_TXNID_WORD] == self._last_txnid_slow():
-                self._lock_map, self._txnid_words = lock_map, words
+                self._txnid_words = words
                 return
         words.release()
-        lock_map.close()
 
     def _last_txnid_slow(self) -> int:
         return int(self._live_env().info()["last_txnid"])
@@ -311,6 +322,8 @@ class _Environment:
             # Out of the in-flight region, so that a fork or close can proceed.
             if failure is None:
                 self._adopt_map_size()
+            elif isinstance(failure, lmdb.ReadersFullError) and self.reap_stale_readers():
+                continue
             elif self._remaps == remaps:
                 with self._write_lock:  # a remap (which invalidates readers) may be under way
                     pass
@@ -368,7 +381,7 @@ class _Environment:
     def _grow_map(self) -> None:
         """Called with the write lock held and no write transaction open."""
         env = self._live_env()
-        self.reaped_readers += env.reader_check()  # stale readers pin old pages
+        self.reap_stale_readers()  # stale readers pin old pages: reaping may free some
         current = int(env.info()["map_size"])
         if current >= self.max_map_size:
             raise StorageFull(
@@ -434,20 +447,27 @@ class _Environment:
     def close(self) -> None:
         quiet = self._quiesce()
         try:
-            if self._env is not None and quiet:
-                self._env.close()
+            if quiet:
+                if self._env is not None:
+                    self._env.close()
+                self._release_lock_file()
+            # else a read is stuck in flight: leave the environment (and the lock
+            # file, see `_map_commit_id`) open rather than pull them from under it.
             self._env = None
-            self._release_lock_map()
         finally:
             self._resume()
 
-    def _release_lock_map(self) -> None:
+    def _release_lock_file(self) -> None:
+        """Only once the environment is closed (see `_map_commit_id`)."""
         if self._txnid_words is not None:
             self._txnid_words.release()
             self._txnid_words = None
         if self._lock_map is not None:
             self._lock_map.close()
             self._lock_map = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     # -- figures ---------------------------------------------------------------------
 
@@ -473,8 +493,18 @@ class _Environment:
             "lmdb_version": ".".join(map(str, env.lib_version())),
         }
 
+    def reap_stale_readers(self) -> int:
+        """Clear the reader slots of dead processes (they pin old pages); the count."""
+        try:
+            reaped = int(self._live_env().reader_check())
+        except lmdb.Error as exc:
+            raise _engine_error(f"cannot check the readers of {self.path}", exc) from exc
+        self.reaped_readers += reaped
+        return reaped
+
     def health_check(self) -> bool:
         try:
+            self.reap_stale_readers()
             return self.read(lambda txn: txn.get(Table.META, FORMAT_KEY)) == FORMAT
         except MemkvError:
             return False

@@ -7,10 +7,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 import memkv
 from memkv.backends.base import Table
+
+E = TypeVar("E", bound=BaseException)
 
 WORKERS = Path(__file__).with_name("workers.py")
 
@@ -59,11 +63,9 @@ def child_env() -> dict[str, str]:
     return environment
 
 
-def raises_naming(exc_type: type[BaseException], needle: str, fn: Callable[[], object]) -> BaseException:
+def raises_naming(exc_type: type[E], needle: str, fn: Callable[[], object]) -> E:
     """Call ``fn``; assert it raises ``exc_type`` with ``needle`` in the message."""
-    try:
+    with pytest.raises(exc_type) as raised:
         fn()
-    except exc_type as exc:
-        assert needle in str(exc), f"{needle!r} not named in {str(exc)!r}"
-        return exc
-    raise AssertionError(f"{fn} did not raise {exc_type.__name__}")
+    assert needle in str(raised.value), f"{needle!r} not named in {str(raised.value)!r}"
+    return raised.value

@@ -44,7 +44,11 @@ CASES: dict[str, Case] = {
     "non-str prefix": (memkv.InvalidArgument, "prefix", lambda m: m.list(prefix=b"x")),  # type: ignore[arg-type]
     "empty category": (memkv.InvalidArgument, "category", lambda m: m.store("k", 1, category="")),
     "NUL in category": (memkv.InvalidArgument, "'a\\x00b'", lambda m: m.count("a\x00b")),
-    "long session id": (memkv.InvalidArgument, "session_id", lambda m: m.store("k", 1, session_id="s" * 65)),
+    "long session id": (
+        memkv.InvalidArgument,
+        "session_id",
+        lambda m: m.store("k", 1, session_id="s" * 65),
+    ),
     "int session id": (memkv.InvalidArgument, "session_id", lambda m: m.list(session_id=7)),  # type: ignore[arg-type]
     "insert of a present key": (memkv.Conflict, "'text'", lambda m: m.insert("text", "again")),
     "nested transaction": (
@@ -90,7 +94,9 @@ def test_use_after_close_names_the_store(memory: memkv.Memory) -> None:
     [b"\xc1", b"not msgpack at all", b"\x81\xa3key\xa1k", b"\x80"],
     ids=["reserved byte", "text", "fields missing", "empty map"],
 )
-def test_corrupt_record_is_reported_never_taken_for_absent(memory: memkv.Memory, garbage: bytes) -> None:
+def test_corrupt_record_is_reported_never_taken_for_absent(
+    memory: memkv.Memory, garbage: bytes
+) -> None:
     memory.store("good", 1)
     put_raw(memory, b"bad", garbage)
     before = memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None))
@@ -98,7 +104,7 @@ def test_corrupt_record_is_reported_never_taken_for_absent(memory: memkv.Memory,
     assert isinstance(exc, memkv.CorruptRecord)
     assert exc.key == "bad"
     assert exc.__cause__ is not None
-    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.list())
+    raises_naming(memkv.CorruptRecord, "'bad'", memory.list)
     raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.store("bad", "repair"))
     raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.forget("bad"))
     assert memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None)) == before
@@ -203,8 +209,14 @@ def test_unreadable_directory(tmp_path: Path) -> None:
             nobody = pwd.getpwnam("nobody")
             tmp_path.chmod(0o755)
             result = subprocess.run(
-                [sys.executable, "-c", UNREADABLE_SCRIPT, str(path), str(nobody.pw_gid),
-                 str(nobody.pw_uid)],
+                [
+                    sys.executable,
+                    "-c",
+                    UNREADABLE_SCRIPT,
+                    str(path),
+                    str(nobody.pw_gid),
+                    str(nobody.pw_uid),
+                ],
                 env=child_env(),
                 capture_output=True,
                 text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,11 @@ def test_store_then_get_returns_the_entry(memory: memkv.Memory) -> None:
     assert got == stored
     assert got is not None
     assert (got.key, got.content, got.category, got.session_id, got.score) == (
-        "user/name", "Ada", "core", "s1", None,
+        "user/name",
+        "Ada",
+        "core",
+        "s1",
+        None,
     )
     assert got.timestamp.tzinfo is UTC
     assert abs((datetime.now(UTC) - got.timestamp).total_seconds()) < 60
@@ -178,8 +183,12 @@ def test_forget_then_store_gets_a_new_id(memory: memkv.Memory) -> None:
 def populated(memory: memkv.Memory) -> memkv.Memory:
     memory.transact(
         lambda tx: [
-            tx.store(f"key{i:02d}", i, category="even" if i % 2 == 0 else "odd",
-                     session_id=f"s{i % 3}" if i % 5 else None)
+            tx.store(
+                f"key{i:02d}",
+                i,
+                category="even" if i % 2 == 0 else "odd",
+                session_id=f"s{i % 3}" if i % 5 else None,
+            )
             for i in range(20)
         ]
     )
@@ -234,7 +243,14 @@ def test_list_prefix(memory: memkv.Memory) -> None:
     for key in ("a", "ab", "abc", "abd", "b", "a\x00", "aé"):
         memory.store(key, key, category="c")
     assert keys_of(memory.list(prefix="ab")) == ["ab", "abc", "abd"]
-    assert keys_of(memory.list("c", prefix="a", reverse=True)) == ["aé", "abd", "abc", "ab", "a\x00", "a"]
+    assert keys_of(memory.list("c", prefix="a", reverse=True)) == [
+        "aé",
+        "abd",
+        "abc",
+        "ab",
+        "a\x00",
+        "a",
+    ]
     assert keys_of(memory.list(prefix="ab", after="abc")) == ["abd"]
     assert keys_of(memory.list(prefix="ab", after="abd", reverse=True)) == ["abc", "ab"]
     assert keys_of(memory.list(prefix="zz")) == []
@@ -267,7 +283,7 @@ class CountingBackend(Backend):
                 return getattr(txn, name)
 
             def scan(self, *args: Any, **kwargs: Any) -> list[tuple[bytes, bytes]]:
-                items = scan(*args, **kwargs)
+                items: list[tuple[bytes, bytes]] = scan(*args, **kwargs)
                 outer.scanned += len(items)
                 return items
 
@@ -300,15 +316,18 @@ def test_list_cost_follows_what_it_returns_not_the_store_size(memory: memkv.Memo
     counting = CountingBackend(memory.backend)
     mem = memkv.Memory(counting)
     mem.transact(lambda tx: [tx.store(f"big{i:05d}", i, category="bulk") for i in range(3000)])
-    mem.transact(lambda tx: [tx.store(f"small{i}", i, category="few", session_id="s") for i in range(5)])
-    for call in (
+    mem.transact(
+        lambda tx: [tx.store(f"small{i}", i, category="few", session_id="s") for i in range(5)]
+    )
+    calls: list[Callable[[], list[memkv.MemoryEntry[Any]]]] = [
         lambda: mem.list("few"),
         lambda: mem.list("bulk", limit=5),
         lambda: mem.list(session_id="s"),
         lambda: mem.list("few", "s"),
         lambda: mem.list(prefix="small"),
         lambda: mem.list("bulk", limit=5, after="big01000", reverse=True),
-    ):
+    ]
+    for call in calls:
         counting.scanned = 0
         assert len(call()) == 5
         assert counting.scanned == 5
@@ -414,8 +433,8 @@ def test_close_and_use_after_close(memory: memkv.Memory) -> None:
     for call in (
         lambda: memory.get("k"),
         lambda: memory.store("k", 2),
-        lambda: memory.list(),
-        lambda: memory.count(),
+        memory.list,
+        memory.count,
         lambda: memory.forget("k"),
         lambda: memory.transact(lambda tx: None),
     ):

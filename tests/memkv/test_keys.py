@@ -21,8 +21,10 @@ from memkv.keys import (
 # Strings that stress the encoding: the terminator, the escape, tag characters,
 # underscores (the seeds' separator), non-ASCII; and integers across the range.
 awkward_text = st.text(
-    alphabet=st.sampled_from(["\x00", "\x01", "\x02", "\x03", "\xff", "_", "a", "b", "é", "字", "\U0001f600"])
-    | st.characters(exclude_categories=("Cs",)),
+    alphabet=st.sampled_from(
+        ["\x00", "\x01", "\x02", "\x03", "\xff", "_", "a", "b", "é", "字", "\U0001f600"]
+    )
+    | st.characters(codec="utf-8"),
     max_size=12,
 )
 integers = st.integers(min_value=-(16**64) + 1, max_value=16**64 - 1) | st.integers(-300, 300)
@@ -48,7 +50,9 @@ def test_unpack_inverts_pack(value: tuple[str | int, ...]) -> None:
 @example(("a", 1), ("a\x00",))
 @example((15,), (16,))
 @example((-16,), (-15,))
-def test_pack_is_injective_and_preserves_order(a: tuple[str | int, ...], b: tuple[str | int, ...]) -> None:
+def test_pack_is_injective_and_preserves_order(
+    a: tuple[str | int, ...], b: tuple[str | int, ...]
+) -> None:
     packed_a, packed_b = pack(a).encode(), pack(b).encode()
     assert (packed_a == packed_b) == (a == b)
     assert (packed_a < packed_b) == (sort_key(a) < sort_key(b))
@@ -106,7 +110,17 @@ def test_pack_rejects_integers_beyond_256_bits() -> None:
 
 @pytest.mark.parametrize(
     "not_packed",
-    ["plain-key", "\x03unterminated", "\x02", "\x021", "\x0220", "\x0220a", "\x01of", "\x02x0", "\x03a\x01\x03\x00"],
+    [
+        "plain-key",
+        "\x03unterminated",
+        "\x02",
+        "\x021",
+        "\x0220",
+        "\x0220a",
+        "\x01of",
+        "\x02x0",
+        "\x03a\x01\x03\x00",
+    ],
 )
 def test_unpack_rejects_what_pack_never_makes(not_packed: str) -> None:
     with pytest.raises(memkv.InvalidKey, match="not a packed key"):

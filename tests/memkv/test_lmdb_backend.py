@@ -1,0 +1,414 @@
+"""What only the LMDB backend has to show: several processes, fork, map growth,
+reopening, file modes, the pinned format, stale readers, durability levels."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import lmdb
+import msgspec
+import pytest
+
+import memkv
+from tests.memkv.helpers import child_env, run_worker, start_worker
+from tests.memkv.workers import store_megabyte
+
+# -- several processes -----------------------------------------------------------------
+
+
+def test_three_processes_write_concurrently(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    memkv.open(path).close()
+    per_process = 200
+    children = [
+        start_worker("writer", str(path), name, str(per_process), env=child_env())
+        for name in ("alpha", "beta", "gamma")
+    ]
+    wins = 0
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        wins += int(out.split("\t")[1])
+    with memkv.open(path) as mem:
+        for name in ("alpha", "beta", "gamma"):
+            assert mem.count(name) == per_process
+            entries = mem.list(name)
+            assert [e.content["i"] for e in entries] == list(range(per_process))
+        assert mem.count("shared") == 50  # each shared key created exactly once
+        assert wins == 50
+        assert mem.count() == 3 * per_process + 50
+        assert mem.verify() == []
+
+
+def test_a_cached_read_sees_another_process_write(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        mem.store("k", "old")
+        for _ in range(3):  # miss, admit, hit: now served from the cache
+            entry = mem.get("k")
+            assert entry is not None
+            assert entry.content == "old"
+        assert "k" in mem._cache.present  # type: ignore[union-attr]
+        result = run_worker("store", str(path), "k", "new", env=child_env())
+        assert result.stdout == "stored\n", result.stderr
+        entry = mem.get("k")
+        assert entry is not None
+        assert entry.content == "new"
+        result = run_worker("store", str(path), "k", "newer", env=child_env())
+        assert result.returncode == 0, result.stderr
+        entry = mem.get("k", type=str)
+        assert entry is not None
+        assert entry.content == "newer"
+
+
+def test_read_back_through_a_new_process(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        mem.store("text", "hello", session_id="s1")
+        mem.store("blob", b"\x00\xff")
+        mem.store("nested", {"a": [1, 2, {"b": None}]}, category="daily")
+        mem.store(memkv.keys.pack(("sop", "run", 1)), 1.5)
+        written = [msgspec.json.encode(e).decode() for e in mem.list()]
+    result = run_worker("dump", str(path), env=child_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == written
+
+
+# -- one process, several handles ------------------------------------------------------
+
+
+def test_two_handles_in_one_process_share_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    first = memkv.open(path)
+    second = memkv.open(path)
+    first.store("k", 1)
+    for _ in range(3):
+        entry = second.get("k")
+        assert entry is not None
+        assert entry.content == 1
+    first.store("k", 2)
+    entry = second.get("k")  # second's cache must not serve its old copy
+    assert entry is not None
+    assert entry.content == 2
+    first.close()
+    second.store("k", 3)
+    entry = second.get("k")
+    assert entry is not None
+    assert entry.content == 3
+    second.close()
+    with memkv.open(path) as third:
+        assert third.count() == 1
+
+
+def test_conflicting_options_in_one_process(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path):
+        with pytest.raises(memkv.InvalidArgument, match="durability='durable'"):
+            memkv.open(path, durability="unsynced")
+        with memkv.open(path, readonly=True) as reader, pytest.raises(memkv.ReadOnlyStore):
+            reader.store("k", 1)
+
+
+# -- fork ------------------------------------------------------------------------------
+
+
+def wait_child(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_store_opened_before_fork_works_in_the_child(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    mem = memkv.open(path)
+    mem.store("parent", 1)
+    for _ in range(3):
+        mem.get("parent")
+    pid = os.fork()
+    if pid == 0:  # the child: exit code says what failed
+        code = 0
+        try:
+            for i in range(400):  # more reads than LMDB has reader slots
+                entry = mem.get("parent") if i % 2 else mem.list()[0]
+                assert entry is not None
+            mem.store("child", 2)
+            assert mem.count() == 2
+            assert mem.verify() == []
+        except BaseException:
+            code = 1
+        os._exit(code)
+    assert wait_child(pid) == 0
+    entry = mem.get("child")
+    assert entry is not None
+    assert entry.content == 2
+    mem.store("parent-after", 3)
+    assert mem.count() == 3
+    assert mem.backend.stats()["readers_in_use"] == 0  # the child left no slot behind
+    mem.close()
+
+
+def test_fork_while_other_threads_read_and_write(tmp_path: Path) -> None:
+    mem = memkv.open(tmp_path / "store")
+    mem.store("k", 0)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def busy(write: bool) -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                if write:
+                    mem.store("k", n)
+                else:
+                    mem.get("k")
+                    mem.list(limit=5)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            n += 1
+
+    threads = [threading.Thread(target=busy, args=(w,)) for w in (False, False, True)]
+    for thread in threads:
+        thread.start()
+    try:
+        for round_ in range(10):
+            pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    mem.store(f"child-{round_}", round_)
+                    assert mem.get(f"child-{round_}") is not None
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            assert wait_child(pid) == 0
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert mem.count() == 11
+    assert mem.verify() == []
+    mem.close()
+
+
+# -- the map ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("megabytes", [210])
+def test_tiny_map_takes_200mb_of_writes(tmp_path: Path, megabytes: int) -> None:
+    path = tmp_path / "store"
+    mem = memkv.open(path, map_size=1 << 20, durability="relaxed")
+    assert mem.backend.stats()["map_size"] == 1 << 20
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_while_it_grows() -> None:  # a remap invalidates readers: they must retry
+        while not stop.is_set():
+            try:
+                mem.list(limit=3)
+                mem.get("grow/0000/0")
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read_while_it_grows)
+    reader.start()
+    blob = os.urandom(100_000)
+    try:
+        for mb in range(megabytes):
+            store_megabyte(mem, mb, blob)
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    stats = mem.backend.stats()
+    assert stats["map_size"] >= megabytes * 1_000_000
+    assert stats["data_file_size"] >= megabytes * 1_000_000
+    assert mem.count() == megabytes * 10
+    entry = mem.get(f"grow/{megabytes - 1:04d}/9")
+    assert entry is not None
+    assert entry.content == blob
+    mem.close()
+
+
+def test_map_grown_by_another_process_is_adopted(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path, map_size=1 << 20) as mem:
+        mem.store("before", 1)
+        result = run_worker("grow", str(path), "40", env=child_env())
+        assert result.returncode == 0, result.stderr
+        assert mem.count() == 401
+        entry = mem.get("grow/0039/9")
+        assert entry is not None
+        mem.store("after", 2)  # a write on the grown map
+        assert mem.verify() == []
+
+
+def test_max_map_size_is_a_clear_storage_full(tmp_path: Path) -> None:
+    with memkv.open(tmp_path / "store", map_size=1 << 20, max_map_size=4 << 20) as mem:
+        blob = b"x" * 200_000
+
+        def fill() -> None:
+            for i in range(100):
+                mem.store(f"k{i}", blob)
+
+        with pytest.raises(memkv.StorageFull, match="max_map_size"):
+            fill()
+        stored = mem.count()
+        assert 0 < stored < 100
+        assert mem.verify() == []
+        assert mem.get(f"k{stored - 1}") is not None
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def test_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "store"
+    with memkv.open(path) as mem:
+        mem.store("k", 1)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    for name in ("data.mdb", "lock.mdb"):
+        assert stat.S_IMODE((path / name).stat().st_mode) & 0o077 == 0
+
+
+def test_format_is_pinned_to_lmdb_0_9(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        mem.store("k", 1)
+        assert mem.backend.stats()["lmdb_version"].startswith("0.9")
+    env = lmdb.open(str(path), lib_version=0, max_dbs=3, readonly=True)  # fails if not v1
+    assert env.lib_version()[0] == 0
+    env.close()
+
+
+def test_stale_reader_of_a_killed_process_is_reaped(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    memkv.open(path).close()
+    # A third process keeps the store open, else LMDB would simply reset its lock file.
+    holder = start_worker("hold-open", str(path), stdin=subprocess.PIPE, env=child_env())
+    reader = start_worker("hold-reader", str(path), stdin=subprocess.PIPE, env=child_env())
+    try:
+        assert holder.stdout is not None
+        assert reader.stdout is not None
+        assert holder.stdout.readline() == "open\n"
+        assert reader.stdout.readline() == "reading\n"
+        os.kill(reader.pid, signal.SIGKILL)
+        reader.communicate(timeout=30)
+        with memkv.open(path) as mem:  # opening reaps the dead reader's slot
+            assert mem.backend.reaped_readers >= 1  # type: ignore[attr-defined]
+            assert mem.backend.stats()["readers_in_use"] == 0
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+
+
+def test_health_check_reaps_stale_readers_of_a_long_open_store(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        reader = start_worker("hold-reader", str(path), stdin=subprocess.PIPE, env=child_env())
+        assert reader.stdout is not None
+        assert reader.stdout.readline() == "reading\n"
+        assert mem.backend.stats()["readers_in_use"] == 1
+        os.kill(reader.pid, signal.SIGKILL)
+        reader.communicate(timeout=30)
+        assert mem.health_check()
+        assert mem.backend.reaped_readers >= 1  # type: ignore[attr-defined]
+        assert mem.backend.stats()["readers_in_use"] == 0
+
+
+# -- durability levels -----------------------------------------------------------------
+
+
+STRACE = shutil.which("strace")
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (the test command installs it)")
+@pytest.mark.parametrize(
+    ("durability", "data_flushes", "synchronous_meta_writes"),
+    [("durable", True, True), ("relaxed", True, False), ("unsynced", False, False)],
+)
+def test_durability_levels_flush_as_promised(
+    tmp_path: Path, durability: str, data_flushes: bool, synchronous_meta_writes: bool
+) -> None:
+    """What each level asks of the disk, per commit: durable flushes the data pages
+    (fdatasync) and then writes the meta page through LMDB's O_DSYNC descriptor;
+    relaxed flushes the data but writes the meta page without waiting; unsynced
+    flushes nothing."""
+    path = tmp_path / "store"
+    memkv.open(path, durability=durability).close()
+    trace = tmp_path / "trace"
+    stores = 20
+    result = subprocess.run(
+        [
+            STRACE or "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,msync,openat,pwrite64",
+            "-o",
+            str(trace),
+            sys.executable,
+            str(Path(__file__).with_name("workers.py")),
+            "stores",
+            str(path),
+            durability,
+            str(stores),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=child_env(),
+    )
+    assert result.stdout == "begin\nend\n", result.stderr
+    calls = trace.read_text().splitlines()
+    flushes = sum(1 for line in calls if re.search(r"\b(fdatasync|fsync|msync)\(", line))
+    dsync_fds = {
+        match.group(1)
+        for line in calls
+        if "data.mdb" in line and "O_DSYNC" in line
+        for match in [re.search(r"= (\d+)$", line)]
+        if match
+    }
+    meta_writes = sum(
+        1
+        for line in calls
+        for match in [re.search(r"pwrite64\((\d+),", line)]
+        if match and match.group(1) in dsync_fds
+    )
+    if data_flushes:
+        assert flushes >= stores
+    else:
+        assert flushes == 0
+    if synchronous_meta_writes:
+        assert meta_writes >= stores
+    else:
+        assert meta_writes == 0
+    with memkv.open(path) as mem:
+        assert mem.count() == stores
+
+
+def test_lmdb_flags_follow_durability(tmp_path: Path) -> None:
+    for level in memkv.Durability:
+        with memkv.open(tmp_path / level.value, durability=level) as mem:
+            env = mem.backend._environment._env  # type: ignore[attr-defined]
+            flags = env.flags()
+            assert flags["sync"] == (level is not memkv.Durability.UNSYNCED)
+            assert flags["metasync"] == (level is memkv.Durability.DURABLE)
+            assert mem.backend.stats()["durability"] == level.value
+
+
+def test_health_check(tmp_path: Path) -> None:
+    mem = memkv.open(tmp_path / "store")
+    assert mem.health_check()
+    mem.close()
+    assert not mem.health_check()

@@ -1,0 +1,143 @@
+"""Child processes for the multi-process tests: ``python workers.py COMMAND PATH ...``.
+
+Each prints what it has done, one line per acknowledged operation, flushing at once,
+so that a parent that kills it knows exactly what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import memkv
+
+
+def say(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+def crash_writer(path: str, durability: str, cycle: str) -> None:
+    """Write forever (until killed): single stores, small transactions, upserts and
+    forgets; print ``key<TAB>content`` after each write returns."""
+    mem = memkv.open(path, durability=durability)
+    say("ready")
+    n = 0
+    while True:
+        key = f"{cycle}-{n:06d}"
+        if n % 5 == 4:
+            keys = [f"{key}-t{i}" for i in range(3)]
+            store_batch(mem, keys)
+            for k in keys:
+                say(f"{k}\t{k}")
+        else:
+            mem.store(key, key, category="single", session_id=f"s{n % 3}")
+            say(f"{key}\t{key}")
+        if n % 7 == 6:
+            mem.store(key, "updated", category="updated")  # an upsert that moves category
+            say(f"{key}\tupdated")
+        n += 1
+
+
+def store_batch(mem: memkv.Memory, keys: list[str]) -> None:
+    def batch(tx: memkv.Transaction) -> None:
+        for key in keys:
+            tx.store(key, key, "batch", "s")
+
+    mem.transact(batch)
+
+
+def writer(path: str, prefix: str, count: str) -> None:
+    """Store ``count`` keys, and try to insert shared keys (one process wins each)."""
+    with memkv.open(path) as mem:
+        won = 0
+        for i in range(int(count)):
+            mem.store(f"{prefix}/{i:05d}", {"by": prefix, "i": i}, category=prefix)
+            try:
+                mem.insert(f"shared/{i % 50:03d}", prefix, category="shared")
+                won += 1
+            except memkv.Conflict:
+                pass
+        say(f"won\t{won}")
+
+
+def store(path: str, key: str, content: str) -> None:
+    with memkv.open(path) as mem:
+        mem.store(key, content)
+        say("stored")
+
+
+def dump(path: str) -> None:
+    """Print every entry as JSON lines (for read-back checks)."""
+    with memkv.open(path, readonly=True) as mem:
+        for entry in mem.list():
+            say(memkv_json(entry))
+
+
+def memkv_json(entry: memkv.MemoryEntry[object]) -> str:
+    import msgspec
+
+    return msgspec.json.encode(entry).decode()
+
+
+def hold_reader(path: str) -> None:
+    """Open a read transaction and wait inside it (to be killed there)."""
+    mem = memkv.open(path)
+
+    def wait(_txn: object) -> None:
+        say("reading")
+        sys.stdin.readline()
+
+    mem.backend.read(wait)
+
+
+def hold_open(path: str) -> None:
+    """Keep the store open (so that LMDB does not reset its lock file) until stdin ends."""
+    with memkv.open(path):
+        say("open")
+        sys.stdin.readline()
+
+
+def grow(path: str, megabytes: str) -> None:
+    """Write ``megabytes`` MB in 1 MB transactions (the map must grow)."""
+    with memkv.open(path, map_size=1 << 20, durability="unsynced") as mem:
+        blob = b"x" * 100_000
+        for mb in range(int(megabytes)):
+            store_megabyte(mem, mb, blob)
+        say("map", mem.backend.stats()["map_size"])
+
+
+def store_megabyte(mem: memkv.Memory, mb: int, blob: bytes) -> None:
+    """Ten 100 kB entries under ``grow/MB/``, in one transaction."""
+
+    def write(tx: memkv.Transaction) -> None:
+        for i in range(10):
+            tx.store(f"grow/{mb:04d}/{i}", blob)
+
+    mem.transact(write)
+
+
+def stores(path: str, durability: str, count: str) -> None:
+    """``count`` single stores (traced by strace in the durability tests)."""
+    with memkv.open(path, durability=durability) as mem:
+        say("begin")
+        for i in range(int(count)):
+            mem.store(f"traced/{i}", i)
+        say("end")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "crash-writer": crash_writer,
+    "writer": writer,
+    "store": store,
+    "dump": dump,
+    "hold-reader": hold_reader,
+    "hold-open": hold_open,
+    "grow": grow,
+    "stores": stores,
+}
+
+if __name__ == "__main__":
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
