@@ -110,6 +110,28 @@ def decode_entry(key: str, data: bytes, content_type: Any = None) -> MemoryEntry
     return entry
 
 
+def decode_entries(
+    items: list[tuple[bytes, bytes]], skip: int, content_type: Any = None
+) -> list[MemoryEntry[Any]]:
+    """Decode the records of a scan (``(storage key, record)`` pairs, the user key
+    being the storage key minus its first ``skip`` bytes), in one pass.
+
+    The per-record check that a record names its own key, which `decode_entry`
+    makes, is left to `memkv.Memory.verify` here: lists are a hot path.
+
+    Raises:
+        CorruptRecord, TypeMismatch: naming the first key that fails.
+    """
+    decode = (_entry_decoder if content_type is None else entry_decoder(content_type)).decode
+    try:
+        return [decode(data) for _, data in items]
+    except ValueError:
+        for storage_key, data in items:  # find the culprit, for a precise error
+            key = storage_key[skip:].decode("utf-8", errors="replace")
+            decode_entry(key, data, content_type)
+        raise
+
+
 def decode_header(key: str, data: bytes) -> EntryHeader:
     """Decode the indexed fields of a stored entry (the content is skipped, so an
     entry whose content is damaged can still be replaced or forgotten).

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
+import msgspec
+
 from memkv import layout
 from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
 from memkv.cache import ABSENT, CachedValue, ReadCache, cached_value
@@ -20,6 +22,7 @@ from memkv.entry import (
     EntryHeader,
     MemoryEntry,
     convert_content,
+    decode_entries,
     decode_entry,
     decode_header,
     encode_entry,
@@ -44,6 +47,7 @@ Entries = list[MemoryEntry[Any]]
 Problems = list[str]
 
 _ENTRIES: Final = Table.ENTRIES
+_decode_entry: Final = msgspec.msgpack.Decoder(MemoryEntry).decode
 _INDEX: Final = Table.INDEX
 _EMPTY: Final = b""
 
@@ -121,11 +125,11 @@ class Reader:
         txn = self._snapshot()
         if base is None:
             items = txn.scan(_ENTRIES, start, stop, reverse=reverse, limit=limit)
-            return [decode_entry(_key_text(raw), data, type) for raw, data in items]
+            return decode_entries(items, 0, type)
         items = txn.scan(_INDEX, start, stop, reverse=reverse, limit=limit)
         skip = len(base)
         if session_id is None:  # the category index holds the records themselves
-            return [decode_entry(_key_text(ikey[skip:]), data, type) for ikey, data in items]
+            return decode_entries(items, skip, type)
         entries = []
         for index_key, _ in items:
             raw_key = index_key[skip:]
@@ -428,7 +432,7 @@ class Memory:
 
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002 - the API's name
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002, PLR0912
         """The entry at ``key``, or ``None`` if absent; see `Reader.get`.
 
         Served from the read cache when the store has not changed (in any process)
@@ -462,7 +466,15 @@ class Memory:
         # The snapshot read below is at least `current`: labelling what it returns
         # with `current` is safe (the cache only ever serves at stamp == commit id).
         record = self._point_read(_ENTRIES, raw_key)
-        entry = None if record is None else decode_entry(key, record)
+        if record is None:
+            entry = None
+        else:
+            try:
+                entry = _decode_entry(record)
+            except ValueError:
+                entry = decode_entry(key, record)  # raises CorruptRecord, naming the key
+            if entry.key != key:
+                decode_entry(key, record)  # raises CorruptRecord: another key's record
         if cache is not None:
             doorkeeper = cache.doorkeeper
             if current == cache.stamp and key not in doorkeeper:

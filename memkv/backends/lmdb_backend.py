@@ -202,7 +202,9 @@ class _Environment:
         except lmdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:
-            self._dbs = self._open_databases(env)
+            dbs = self._open_databases(env)
+            self._dbs.clear()  # in place: `point_reader` closures hold this dict
+            self._dbs.update(dbs)
             self.reaped_readers += env.reader_check()
         except BaseException:
             env.close()
@@ -330,20 +332,26 @@ class _Environment:
                 if self._remaps == remaps and self._env is env:
                     raise _engine_error(f"read from {self.path} failed", failure) from failure
 
-    def get_one(self, table: Table, key: bytes) -> bytes | None:
-        """`read` of one key, without the general path's function calls."""
-        inflight = self._inflight
-        inflight.append(None)
-        try:
-            env = self._env
-            if env is not None and not self._gate_closed:
-                with env.begin(db=self._dbs[table]) as txn:
-                    return txn.get(key)
-        except lmdb.Error:
-            pass  # a remap, a resize, a closing store: the general path sorts it out
-        finally:
-            inflight.pop()
-        return self.read(lambda txn: txn.get(table, key))
+    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
+        """`read` of one key, without the general path's function calls (the cache
+        miss path of `Memory.get`): the same in-flight registration and fallbacks."""
+        inflight_add, inflight_done = self._inflight.append, self._inflight.pop
+        dbs = self._dbs  # updated in place when the environment is reopened
+
+        def get_one(table: Table, key: bytes) -> bytes | None:
+            inflight_add(None)
+            try:
+                env = self._env
+                if env is not None and not self._gate_closed:
+                    with env.begin(db=dbs[table]) as txn:
+                        return txn.get(key)
+            except lmdb.Error:
+                pass  # a remap, a resize, a closing store: the general path sorts it out
+            finally:
+                inflight_done()
+            return self.read(lambda txn: txn.get(table, key))
+
+        return get_one
 
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
         if self.readonly:
@@ -610,7 +618,7 @@ class LmdbBackend(Backend):
         return self._live().commit_id_reader()
 
     def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
-        return self._live().get_one
+        return self._live().point_reader()
 
     def map_size(self) -> int:
         return self._live().map_size()

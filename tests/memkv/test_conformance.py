@@ -503,3 +503,34 @@ def test_memory_works_on_a_custom_backend(tmp_path: Path) -> None:
     assert mem.list()[0].content == "v"
     assert isinstance(mem.backend, Backend)
     _ = (ReadTxn, WriteTxn)
+
+
+def test_threads_share_one_memory(memory: memkv.Memory) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(150):
+                key = f"t{worker}/{i % 20:02d}"
+                memory.store(key, i, category=f"w{worker}", session_id="shared")
+                entry = memory.get(key)
+                assert entry is not None
+                assert entry.content == i  # its own write, never a stale copy
+                if i % 10 == 9:
+                    memory.forget(f"t{worker}/00")
+                memory.list(f"w{worker}", limit=5)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert memory.verify() == []
+    assert memory.count(session_id="shared") == memory.count()
+    for worker in range(4):
+        assert memory.count(f"w{worker}") == len(memory.list(f"w{worker}"))

@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Both create the
+# virtualenv (.venv) and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# apt-get needs root; elsewhere sudo, if there is one.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+.PHONY: demo test test-fast lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/memkv demo
+
+# strace checks what each durability level asks of the disk (tests/memkv/test_lmdb_backend.py).
+system-deps:
+	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps lint
+	CI=$${CI:-true} $(BIN)/pytest
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow" -x -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_core.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,217 @@
+"""The ``memkv`` command: look into a store, check it, or run the demo.
+
+    memkv stats PATH              entries, categories, sessions, sizes
+    memkv get PATH KEY            one entry
+    memkv list PATH [filters]     entries in key order (--category, --session,
+                                  --prefix or --parts, --limit, --after, --reverse)
+    memkv verify PATH             indexes agree with entries? (exit 1 if not)
+    memkv demo [--path PATH]      an end-to-end demo on a real LMDB store
+
+Every command but ``demo`` opens the store read-only; ``--json`` prints JSON for
+scripts. Errors go to stderr with exit status 1 (2 for bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+import memkv
+from memkv.demo import run_demo
+from memkv.keys import describe, pack
+
+_json = msgspec.json.Encoder()
+_CONTENT_WIDTH = 60
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except memkv.MemkvError as exc:
+        print(f"memkv: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `memkv list ... | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memkv", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    stats = commands.add_parser("stats", help="entries, categories, sessions, sizes")
+    stats.add_argument("path")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(command=_stats)
+
+    get = commands.add_parser("get", help="print one entry")
+    get.add_argument("path")
+    get.add_argument("key")
+    get.add_argument("--json", action="store_true", help="print JSON")
+    get.set_defaults(command=_get)
+
+    listing = commands.add_parser("list", help="print entries in key order")
+    listing.add_argument("path")
+    listing.add_argument("--category")
+    listing.add_argument("--session", dest="session_id")
+    listing.add_argument("--prefix", help="keys starting with this text")
+    listing.add_argument(
+        "--parts",
+        nargs="+",
+        metavar="PART",
+        help="keys packed from a tuple starting with these parts (integers as such), "
+        "e.g. --parts sop step run-7",
+    )
+    listing.add_argument("--limit", type=int, default=None)
+    listing.add_argument("--after", help="start after this key (the last one of a page)")
+    listing.add_argument("--reverse", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON lines")
+    listing.set_defaults(command=_list)
+
+    verify = commands.add_parser("verify", help="check that indexes agree with entries")
+    verify.add_argument("path")
+    verify.set_defaults(command=_verify)
+
+    demo = commands.add_parser("demo", help="run the end-to-end demo on a real LMDB store")
+    demo.add_argument("--path", help="where to create the store (default: a new temp dir)")
+    demo.set_defaults(command=_demo)
+    return parser
+
+
+def _open_readonly(path: str) -> memkv.Memory:
+    return memkv.open(path, readonly=True)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    with _open_readonly(args.path) as mem:
+        figures = mem.backend.stats()
+        report = {
+            "path": args.path,
+            "entries": mem.count(),
+            "categories": mem.categories(),
+            "sessions": mem.sessions(),
+            "size_on_disk": figures["size_on_disk"],
+            "map_size": figures["map_size"],
+            "backend": figures,
+        }
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"store        {args.path}")
+    print(f"entries      {report['entries']}")
+    data_file, ceiling = _size(figures["data_file_size"]), _size(figures["max_map_size"])
+    print(f"size on disk {_size(figures['size_on_disk'])}  (data file {data_file})")
+    print(f"map size     {_size(figures['map_size'])}  (grows by itself up to {ceiling})")
+    print(f"durability   {figures['durability']}    LMDB {figures['lmdb_version']}")
+    print(f"categories   {len(report['categories'])}")
+    for name, count in report["categories"].items():
+        print(f"  {name:<30} {count:>10}")
+    print(f"sessions     {len(report['sessions'])}")
+    for name, count in report["sessions"].items():
+        print(f"  {name:<30} {count:>10}")
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    with _open_readonly(args.path) as mem:
+        entry = mem.get(args.key)
+    if entry is None:
+        print(f"memkv: no entry at key {args.key!r}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(entry)
+        return 0
+    print(f"key        {describe(entry.key)}")
+    print(f"id         {entry.id}")
+    print(f"category   {entry.category}")
+    print(f"session    {entry.session_id or '-'}")
+    print(f"timestamp  {entry.timestamp.isoformat()}")
+    print(f"content    {_render(entry.content)}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    prefix = args.prefix
+    if args.parts:
+        if prefix is not None:
+            raise memkv.InvalidArgument("give --prefix or --parts, not both")
+        prefix = pack(tuple(int(p) if _is_int(p) else p for p in args.parts))
+    with _open_readonly(args.path) as mem:
+        entries = mem.list(
+            args.category,
+            args.session_id,
+            prefix=prefix,
+            limit=args.limit,
+            after=args.after,
+            reverse=args.reverse,
+        )
+    if args.json:
+        for entry in entries:
+            _print_json(entry)
+        return 0
+    rows = [
+        (describe(e.key), e.category, e.session_id or "-", _when(e.timestamp), _render(e.content))
+        for e in entries
+    ]
+    headers = ("KEY", "CATEGORY", "SESSION", "UPDATED (UTC)", "CONTENT")
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers[:-1])]
+    for row in [headers, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]))
+    print(f"({len(entries)} entries)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _open_readonly(args.path) as mem:
+        problems = mem.verify()
+        entries = mem.count()
+    if not problems:
+        print(f"{args.path}: consistent ({entries} entries)")
+        return 0
+    for problem in problems:
+        print(problem)
+    print(f"{args.path}: {len(problems)} problem(s)", file=sys.stderr)
+    return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(args.path)
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def _render(content: Any) -> str:
+    text = content if isinstance(content, str) else _json.encode(content).decode()
+    text = text.replace("\n", " ")
+    return text if len(text) <= _CONTENT_WIDTH else text[: _CONTENT_WIDTH - 1] + "…"
+
+
+def _when(timestamp: datetime) -> str:
+    return timestamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(_json.encode(value).decode() + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

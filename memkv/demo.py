@@ -1,0 +1,94 @@
+"""The end-to-end demo (``memkv demo`` / ``make demo``): an agent's memory on a real
+LMDB store, printing what it stores and what it reads back."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+import memkv
+from memkv.keys import describe, pack
+
+
+class Preference(msgspec.Struct, frozen=True, kw_only=True):
+    topic: str
+    value: str
+    confidence: float
+
+
+def run_demo(path: str | None = None) -> int:
+    """Run the demo in ``path`` (a new temporary directory if ``None``)."""
+    directory = Path(path) if path else Path(tempfile.mkdtemp(prefix="memkv-demo-")) / "store"
+    print(f"== memkv demo: an agent's memory in {directory}\n")
+    with memkv.open(directory) as mem:
+        _core_memories(mem)
+        _session_notes(mem)
+        _transactions(mem)
+    print("\n== reopening the store: everything above is on disk")
+    with memkv.open(directory, readonly=True) as mem:
+        print(f"   {mem.count()} entries; categories {mem.categories()}; sessions {mem.sessions()}")
+        print(f"   consistency check: {mem.verify() or 'indexes agree with entries'}")
+        figures = mem.backend.stats()
+        print(f"   {figures['size_on_disk']} bytes on disk, durability {figures['durability']!r}")
+    print(f"\nLook inside: memkv stats {directory}  |  memkv list {directory} --category core")
+    return 0
+
+
+def _core_memories(mem: memkv.Memory) -> None:
+    print("-- core memories (upsert with store, create-only with insert)")
+    show("stored", mem.store("user/name", "Ada Lovelace", category=memkv.CORE))
+    preference = Preference(topic="answers", value="concise", confidence=0.9)
+    show("stored", mem.store("user/preference/answers", preference, category=memkv.CORE))
+    try:
+        mem.insert("user/name", "someone else")
+    except memkv.Conflict as exc:
+        print(f"   insert refused, as promised: {exc}")
+    entry = mem.get("user/preference/answers", type=Preference)
+    assert entry is not None
+    print(f"   read back as a {type(entry.content).__name__}: {entry.content}")
+
+
+def _session_notes(mem: memkv.Memory) -> None:
+    print("\n-- daily notes and conversation turns, by session")
+    for turn, text in enumerate(["Hi! Plan my week?", "Mon: review PRs", "Fri: ship v1"], start=1):
+        mem.store(
+            pack(("chat", "s-42", turn)), text, category=memkv.CONVERSATION, session_id="s-42"
+        )
+    mem.store(
+        "note/2026-11-23", "Agreed to ship on Friday", category=memkv.DAILY, session_id="s-42"
+    )
+    for entry in mem.list(session_id="s-42"):
+        print(f"   {describe(entry.key):<32} [{entry.category}] {entry.content}")
+    print(f"   count(session s-42) = {mem.count(session_id='s-42')}")
+    page = mem.list(memkv.CONVERSATION, limit=2)
+    after = mem.list(memkv.CONVERSATION, limit=2, after=page[-1].key)
+    first, second = [e.content for e in page], [e.content for e in after]
+    print(f"   paging conversation 2 at a time: {first} then {second}")
+
+
+def _transactions(mem: memkv.Memory) -> None:
+    print("\n-- transactions are functions: all or nothing")
+
+    def promote(tx: memkv.Transaction) -> int:
+        note = tx.get("note/2026-11-23")
+        assert note is not None
+        tx.store("fact/ship-date", note.content, category=memkv.CORE)
+        tx.forget("note/2026-11-23")
+        return tx.count(memkv.CORE)
+
+    print(f"   promoted a daily note to a core fact; core now has {mem.transact(promote)} entries")
+
+    def failing(tx: memkv.Transaction) -> None:
+        tx.store("fact/oops", "half-written")
+        raise RuntimeError("the agent changed its mind")
+
+    try:
+        mem.transact(failing)
+    except RuntimeError as exc:
+        print(f"   a transaction that raised ({exc}) left nothing: get -> {mem.get('fact/oops')}")
+
+
+def show(action: str, entry: memkv.MemoryEntry[object]) -> None:
+    print(f"   {action} {entry.key!r} [{entry.category}] id={entry.id[:12]}…: {entry.content}")
