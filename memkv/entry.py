@@ -61,15 +61,24 @@ _entry_decoder: Final = msgspec.msgpack.Decoder(MemoryEntry)
 _header_decoder: Final = msgspec.msgpack.Decoder(EntryHeader)
 
 
-def new_entry_id() -> str:
-    """A time-ordered unique id: 48 bits of Unix milliseconds, then 80 random bits
-    (the `random` module, which Python reseeds in a forked child), in 32 hex digits."""
-    millis = time.time_ns() // 1_000_000
-    return format((millis << 80) | random.getrandbits(80), "032x")
+def new_entry_id(id_prefix: str | None = None) -> str:
+    """A time-ordered unique id in 32 hex digits: 48 bits of Unix milliseconds (or
+    ``id_prefix``, from `clock`), then 80 random bits (the `random` module, which
+    Python reseeds in a forked child)."""
+    if id_prefix is None:
+        id_prefix = clock()[1]
+    return id_prefix + format(random.getrandbits(80), "020x")
 
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def clock() -> tuple[datetime, str]:
+    """One reading of the clock: the entry timestamp, and the id prefix (12 hex digits
+    of Unix milliseconds) for the same instant."""
+    nanos = time.time_ns()
+    return datetime.fromtimestamp(nanos / 1e9, UTC), format(nanos // 1_000_000, "012x")
 
 
 def encode_entry(entry: MemoryEntry[Any]) -> bytes:

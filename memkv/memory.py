@@ -21,6 +21,7 @@ from memkv.entry import (
     CORE,
     EntryHeader,
     MemoryEntry,
+    clock,
     convert_content,
     decode_entries,
     decode_entry,
@@ -28,7 +29,6 @@ from memkv.entry import (
     encode_entry,
     entry_decoder,
     new_entry_id,
-    now,
 )
 from memkv.errors import (
     Conflict,
@@ -173,14 +173,15 @@ class Transaction(Reader):
     Valid only inside the function; using it afterwards raises `TransactionClosed`.
     """
 
-    __slots__ = ("_counts", "_timestamp", "_write_txn", "_written")
+    __slots__ = ("_clock", "_counts", "_write_txn", "_written")
 
     def __init__(self, txn: WriteTxn) -> None:
         super().__init__(txn)
         self._write_txn: WriteTxn | None = txn
-        self._counts: dict[bytes, int] = {}  # pending count changes, written at the end
+        # pending count changes per (category, session), written at the end
+        self._counts: dict[tuple[str, str | None], int] = {}
         self._written: dict[str, CachedValue] = {}  # for the read cache, after commit
-        self._timestamp: datetime | None = None  # one time for all writes of a transaction
+        self._clock: tuple[datetime, str] | None = None  # one time for all its writes
 
     def _snapshot(self) -> ReadTxn:
         return self._live()
@@ -231,11 +232,12 @@ class Transaction(Reader):
         session_id: str | None,
         previous: EntryHeader | None,
     ) -> MemoryEntry[Any]:
-        timestamp = self._timestamp
-        if timestamp is None:
-            timestamp = self._timestamp = now()
+        reading = self._clock
+        if reading is None:
+            reading = self._clock = clock()
+        timestamp, id_prefix = reading
         entry = MemoryEntry(
-            id=new_entry_id() if previous is None else previous.id,
+            id=new_entry_id(id_prefix) if previous is None else previous.id,
             key=key,
             content=content,
             category=category,
@@ -285,8 +287,12 @@ class Transaction(Reader):
         return True
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
-        stored = super().count(category, session_id)
-        return stored + self._counts.get(layout.count_key(category, session_id), 0)
+        pending = sum(
+            delta
+            for (entry_category, entry_session), delta in self._counts.items()
+            if category in (None, entry_category) and session_id in (None, entry_session)
+        )
+        return super().count(category, session_id) + pending
 
     def _unindex_session(self, raw_key: bytes, category: str, session_id: str) -> None:
         txn = self._live()
@@ -295,14 +301,18 @@ class Transaction(Reader):
 
     def _count(self, category: str, session_id: str | None, delta: int) -> None:
         counts = self._counts
-        for count_key in layout.count_keys(category, session_id):
-            counts[count_key] = counts.get(count_key, 0) + delta
+        group = (category, session_id)
+        counts[group] = counts.get(group, 0) + delta
 
     def finish(self) -> dict[str, CachedValue]:
         """Write the pending counts and end the view; return what the read cache
         should learn once the transaction commits."""
         txn = self._live()
-        for count_key, delta in self._counts.items():
+        deltas: dict[bytes, int] = {}
+        for (category, session_id), delta in self._counts.items():
+            for count_key in layout.count_keys(category, session_id):
+                deltas[count_key] = deltas.get(count_key, 0) + delta
+        for count_key, delta in deltas.items():
             if delta:
                 total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
                 if total:

@@ -3,6 +3,7 @@ reopening, file modes, the pinned format, stale readers, durability levels."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -412,3 +413,36 @@ def test_health_check(tmp_path: Path) -> None:
     assert mem.health_check()
     mem.close()
     assert not mem.health_check()
+
+
+def test_transaction_that_outgrows_the_map_is_run_again(tmp_path: Path) -> None:
+    """Growing the map means aborting and calling the transaction function again:
+    why transaction functions must have no effects outside tx."""
+    calls = 0
+    blob = b"y" * 100_000
+
+    def big(tx: memkv.Transaction) -> int:
+        nonlocal calls
+        calls += 1
+        for i in range(30):  # 3 MB into a 1 MB map
+            tx.store(f"big/{i}", blob)
+        return tx.count()
+
+    with memkv.open(tmp_path / "store", map_size=1 << 20) as mem:
+        assert mem.transact(big) == 30
+        assert calls >= 2
+        assert mem.count() == 30
+        assert mem.verify() == []
+
+
+def test_a_function_that_swallows_exceptions_cannot_hide_a_full_map(tmp_path: Path) -> None:
+    blob = b"z" * 100_000
+
+    def careless(tx: memkv.Transaction) -> None:
+        for i in range(30):
+            with contextlib.suppress(Exception):
+                tx.store(f"k/{i}", blob)
+
+    with memkv.open(tmp_path / "store", map_size=1 << 20) as mem:
+        mem.transact(careless)
+        assert mem.count() == 30
