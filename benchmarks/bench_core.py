@@ -561,9 +561,11 @@ def summary_table(summary: dict[str, Any]) -> str:
         stats, ratio = bench["stats"], bench["ratio"]
         if bench["ratio_form"] == "big/small":
             small, big = list(stats)
-            mine, anchor = f"{_t(stats[big]['p50'])} ({big})", f"{_t(stats[small]['p50'])} ({small})"
+            mine = f"{_t(stats[big]['p50'])} ({big})"
+            anchor = f"{_t(stats[small]['p50'])} ({small})"
         else:
-            mine, anchor = _t(stats["memkv"]["p50"]), f"{_t(stats['raw LMDB']['p50'])} (raw LMDB)"
+            mine = _t(stats["memkv"]["p50"])
+            anchor = f"{_t(stats['raw LMDB']['p50'])} (raw LMDB)"
         sense, target = bench["target"].split()
         met = ratio >= float(target) if sense == ">=" else ratio <= float(target)
         lines.append(
