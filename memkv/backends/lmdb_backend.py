@@ -383,9 +383,6 @@ class _Environment:
 
     # -- the map -----------------------------------------------------------------
 
-    def map_size(self) -> int:
-        return int(self._live_env().info()["map_size"])
-
     def _grow_map(self) -> None:
         """Called with the write lock held and no write transaction open."""
         env = self._live_env()
@@ -459,8 +456,11 @@ class _Environment:
                 if self._env is not None:
                     self._env.close()
                 self._release_lock_file()
-            # else a read is stuck in flight: leave the environment (and the lock
-            # file, see `_map_commit_id`) open rather than pull them from under it.
+            else:
+                # A read is stuck in flight: leave the environment (and the lock file,
+                # see `_map_commit_id`) open rather than pull them from under it, and
+                # keep them referenced: collecting them would close them.
+                _abandoned.append((self._env, self._lock_file, self._lock_map))
             self._env = None
         finally:
             self._resume()
@@ -525,6 +525,7 @@ def _count_readers(table: str) -> int:
 
 
 _environments: dict[tuple[int, int], _Environment] = {}
+_abandoned: list[object] = []  # environments closed while a read was stuck in them
 _environments_lock = threading.Lock()
 _live_environments: weakref.WeakSet[_Environment] = weakref.WeakSet()
 
@@ -619,9 +620,6 @@ class LmdbBackend(Backend):
 
     def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
         return self._live().point_reader()
-
-    def map_size(self) -> int:
-        return self._live().map_size()
 
     def stats(self) -> dict[str, Any]:
         return self._live().stats()
