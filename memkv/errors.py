@@ -20,6 +20,10 @@ class InvalidKey(InvalidArgument):
     """A key is empty, too long, not a string, or not encodable as UTF-8."""
 
 
+class InvalidCursor(InvalidArgument):
+    """A paging cursor is malformed (not one this store handed out)."""
+
+
 class InvalidContent(InvalidArgument):
     """A content value cannot be encoded (an unsupported type, say)."""
 

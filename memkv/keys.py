@@ -21,9 +21,11 @@ string (unlike FoundationDB's ``\\x00\\xff``, which would make ``("a",)`` a pref
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Final
 
-from memkv.errors import InvalidArgument, InvalidKey
+from memkv.errors import InvalidArgument, InvalidCursor, InvalidKey
 
 MAX_KEY_BYTES: Final = 256
 """Longest key, in UTF-8 bytes, on every backend (with room for index prefixes in
@@ -145,6 +147,35 @@ def describe(key: str) -> str:
         except InvalidKey:
             pass
     return key
+
+
+def encode_cursor(parts: tuple[KeyPart, ...]) -> str:
+    """An opaque, URL-safe paging cursor for the position ``parts`` (see `decode_cursor`)."""
+    return base64.urlsafe_b64encode(pack(parts).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: object, shape: tuple[type, ...]) -> tuple[KeyPart, ...]:
+    """The position in a cursor made by `encode_cursor`, checked against ``shape``
+    (the type of each part).
+
+    Raises:
+        InvalidCursor: ``cursor`` is not a string this encoding made, or its parts
+            do not have the types of ``shape``; the message names the cursor.
+    """
+    if not isinstance(cursor, str):
+        raise InvalidCursor(f"cursor must be a str, not {type(cursor).__name__}: {cursor!r:.80}")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = unpack(base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8"))
+    except (InvalidKey, ValueError, binascii.Error) as exc:  # UnicodeError is a ValueError
+        raise InvalidCursor(
+            f"cursor {cursor!r:.80} is malformed (not one handed out here)"
+        ) from exc
+    if len(parts) != len(shape) or not all(
+        type(part) is kind for part, kind in zip(parts, shape, strict=True)
+    ):
+        raise InvalidCursor(f"cursor {cursor!r:.80} does not mark a position of this listing")
+    return parts
 
 
 def encode_key(key: object) -> bytes:

@@ -108,7 +108,7 @@ class Reader:
             check_name(category, "category")
         if session_id is not None:
             check_name(session_id, "session_id")
-        _check_limit(limit)
+        check_limit(limit)
         if type is not None:
             entry_decoder(type)
         base = layout.index_prefix(category, session_id)
@@ -417,6 +417,17 @@ class Memory:
             self._cache.apply_commit(txn_id, written)
         return result
 
+    def snapshot(self, fn: Callable[[Reader], R]) -> R:
+        """Run ``fn(view)`` on one consistent snapshot and return its result.
+
+        ``view`` offers the read operations (`get`, `list`, `count`, `categories`,
+        `sessions`); they all see the store as of one moment, whatever is written
+        meanwhile. ``fn`` may be called again (after a remap of the LMDB map, say),
+        so it must only read. Reads never wait for writers. ``view`` is valid only
+        inside ``fn``: return values, not the view.
+        """
+        return self._read(fn)
+
     # -- writes ----------------------------------------------------------------------
 
     def store(
@@ -567,7 +578,8 @@ def _check_names(category: object, session_id: object) -> None:
         check_name(session_id, "session_id")
 
 
-def _check_limit(limit: object) -> None:
+def check_limit(limit: object) -> None:
+    """Raises InvalidArgument unless ``limit`` is None or an int >= 1."""
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer or None, not {limit!r}")
 

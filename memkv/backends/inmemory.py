@@ -2,7 +2,8 @@
 
 Each table is a dict plus a sorted list of its keys. A write transaction collects its
 changes in an overlay that its own reads see; commit applies the overlay under the
-state lock, so readers see all of a transaction or none of it. Inserting a new key
+state lock, which readers hold for their whole snapshot, so they see all of a
+transaction or none of it (and a commit waits for open snapshots). Inserting a new key
 costs a ``bisect.insort`` (a memmove of the key list): fine for tests and for stores of
 a few hundred thousand keys.
 """
@@ -145,6 +146,7 @@ class InMemoryBackend(Backend):
         self._state_lock = threading.RLock()  # commit vs. readers
         self._write_lock = threading.Lock()  # one writer at a time
         self._writer_thread: int | None = None
+        self._reading: list[int] = []  # threads inside a read snapshot
 
     def _live_tables(self) -> tuple[_TableData, ...]:
         if self._tables is None:
@@ -152,8 +154,13 @@ class InMemoryBackend(Backend):
         return self._tables
 
     def read(self, fn: Callable[[ReadTxn], T]) -> T:
+        thread = threading.get_ident()
         with self._state_lock:
-            return fn(_ReadTxn(self._live_tables(), self._last_commit))
+            self._reading.append(thread)
+            try:
+                return fn(_ReadTxn(self._live_tables(), self._last_commit))
+            finally:
+                self._reading.remove(thread)
 
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
         if self.readonly:
@@ -162,6 +169,10 @@ class InMemoryBackend(Backend):
             raise NestedTransaction(
                 "a write transaction is already open on this thread; use its tx"
             )
+        if threading.get_ident() in self._reading:
+            # LMDB would let the write proceed beside the snapshot; here readers and
+            # writers share one lock, and the write would show through the snapshot.
+            raise NestedTransaction("a write inside a read snapshot of the in-memory store")
         with self._write_lock:
             self._writer_thread = threading.get_ident()
             try:

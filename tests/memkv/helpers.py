@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,10 +37,12 @@ def put_raw(mem: memkv.Memory, key: bytes, value: bytes, table: Table = Table.EN
     mem.backend.write(lambda txn: txn.put(table, key, value))
 
 
-def run_worker(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``tests/memkv/workers.py`` with ``args`` in a fresh interpreter."""
+def run_worker(
+    *args: str, timeout: float = 120, script: Path = WORKERS, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (``tests/memkv/workers.py``) with ``args`` in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, str(WORKERS), *args],
+        [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -46,14 +51,35 @@ def run_worker(*args: str, timeout: float = 120, **kwargs: Any) -> subprocess.Co
     )
 
 
-def start_worker(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+def start_worker(*args: str, script: Path = WORKERS, **kwargs: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(WORKERS), *args],
+        [sys.executable, str(script), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         **kwargs,
     )
+
+
+def run_then_kill(*args: str, seconds: float, script: Path = WORKERS) -> list[str]:
+    """Start a worker, read what it prints for ``seconds``, SIGKILL it; return the
+    complete lines it printed (a line cut by the kill was not acknowledged). The
+    worker must print "ready" first."""
+    child = start_worker(*args, script=script, env=child_env())
+    assert child.stdout is not None
+    first = child.stdout.readline()
+    assert first == "ready\n", child.stderr.read() if child.stderr else first
+    deadline = time.monotonic() + seconds
+    lines: list[str] = []
+    while time.monotonic() < deadline:  # read while it writes, so it never blocks on the pipe
+        ready, _, _ = select.select([child.stdout], [], [], 0.005)
+        if ready:
+            lines.append(child.stdout.readline())
+    os.kill(child.pid, signal.SIGKILL)
+    rest, _ = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    lines += rest.splitlines(keepends=True)
+    return [line.rstrip("\n") for line in lines if line.endswith("\n")]
 
 
 def child_env() -> dict[str, str]:

@@ -3,17 +3,13 @@ write it acknowledged is there and the store is consistent."""
 
 from __future__ import annotations
 
-import os
 import random
-import select
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
 import memkv
-from tests.memkv.helpers import child_env, start_worker
+from tests.memkv.helpers import run_then_kill
 
 
 def kill_cycles(path: Path, durability: str, cycles: int, seed: int) -> int:
@@ -22,25 +18,12 @@ def kill_cycles(path: Path, durability: str, cycles: int, seed: int) -> int:
     rng = random.Random(seed)
     acknowledged: dict[str, str] = {}
     for cycle in range(cycles):
-        child = start_worker(
-            "crash-writer", str(path), durability, f"c{cycle:03d}", env=child_env()
+        lines = run_then_kill(
+            "crash-writer", str(path), durability, f"c{cycle:03d}", seconds=rng.uniform(0.01, 0.25)
         )
-        assert child.stdout is not None
-        assert child.stdout.readline() == "ready\n", child.stderr.read() if child.stderr else ""
-        deadline = time.monotonic() + rng.uniform(0.01, 0.25)
-        lines: list[str] = []
-        while time.monotonic() < deadline:  # read while it writes, so it never blocks
-            ready, _, _ = select.select([child.stdout], [], [], 0.005)
-            if ready:
-                lines.append(child.stdout.readline())
-        os.kill(child.pid, signal.SIGKILL)
-        rest, _ = child.communicate(timeout=30)
-        lines += rest.splitlines(keepends=True)
-        assert child.returncode == -signal.SIGKILL
         for line in lines:
-            if line.endswith("\n"):  # a line cut by the kill was not acknowledged
-                key, content = line.rstrip("\n").split("\t")
-                acknowledged[key] = content
+            key, content = line.split("\t")
+            acknowledged[key] = content
         with memkv.open(path) as mem:
             assert mem.verify() == []
             for key, content in acknowledged.items():
