@@ -21,17 +21,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import platform
 import random
 import shutil
 import sqlite3
-import statistics
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +35,9 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import memkv
+from benchmarks.common import RESULTS, Target, interleaved, report, timed, workdir
 from memkv.entry import MemoryEntry, new_entry_id, now
 
-RESULTS = Path(__file__).with_name("results")
 CONTENT = (
     "The user prefers concise answers, works from Lisbon (UTC+0), reviews pull requests "
     "on Mondays and wants the release notes drafted before the Friday demo."
@@ -174,54 +168,6 @@ class DiskCache:
 
     def get(self, key: str) -> Any:
         return ENTRY_DECODER.decode(self.cache.get(key))
-
-
-# -- measuring -------------------------------------------------------------------------
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    cut = (
-        statistics.quantiles(ordered, n=100, method="inclusive")
-        if len(ordered) > 1
-        else ordered * 99
-    )
-    return {"p50": statistics.median(ordered), "p90": cut[89], "p99": cut[98], "n": len(ordered)}
-
-
-def timed(fn: Callable[[], object], samples: int, per_sample: int = 1) -> list[float]:
-    """Seconds per operation, one figure per sample of ``per_sample`` calls."""
-    out = []
-    clock = time.perf_counter
-    for _ in range(samples):
-        start = clock()
-        for _ in range(per_sample):
-            fn()
-        out.append((clock() - start) / per_sample)
-    return out
-
-
-def interleaved(
-    contenders: dict[str, Callable[[], object]], samples: int, rounds: int = 5, per_sample: int = 1
-) -> dict[str, list[float]]:
-    """Run the contenders in turn, ``rounds`` times, so that drift in the machine
-    (page cache, disk) falls on all of them alike."""
-    results: dict[str, list[float]] = {name: [] for name in contenders}
-    for fn in contenders.values():  # warm-up
-        timed(fn, max(1, samples // 20), per_sample)
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            results[name] += timed(fn, samples // rounds, per_sample)
-    return results
-
-
-@contextmanager
-def workdir(base: str | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="memkv-bench-", dir=base))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 # -- the benchmarks --------------------------------------------------------------------
@@ -417,15 +363,17 @@ def _list_page_times(path: Path, size: int, calls: int) -> list[float]:
 # -- report ----------------------------------------------------------------------------
 
 
-TARGETS = {
-    # name: (how the ratio is formed, target, what "ratio" means)
-    "durable single store": ("anchor/memkv", 0.9, ">="),
-    "1,000 stores in one transaction (per record)": ("anchor/memkv", 0.5, ">="),
-    "get, random keys (cold cache)": ("anchor/memkv", 0.8, ">="),
-    "get, 1k-key hot set": ("anchor/memkv", 3.0, ">="),
-    "list(category) of 1,000 (per item)": ("memkv/anchor", 1.5, "<="),
-    "list(category, limit=100): 1M vs 10k entries": ("big/small", 2.0, "<="),
-}
+def targets(small: int, big: int) -> dict[str, Target]:
+    return {
+        "durable single store": Target("memkv", "raw LMDB", "speedup", 0.9),
+        "1,000 stores in one transaction (per record)": Target("memkv", "raw LMDB", "speedup", 0.5),
+        "get, random keys (cold cache)": Target("memkv", "raw LMDB", "speedup", 0.8),
+        "get, 1k-key hot set": Target("memkv", "raw LMDB", "speedup", 3.0),
+        "list(category) of 1,000 (per item)": Target("memkv", "raw LMDB", "slowdown", 1.5),
+        "list(category, limit=100): large vs small store": Target(
+            f"{big:,} entries", f"{small:,} entries", "slowdown", 2.0
+        ),
+    }
 
 
 def main() -> int:
@@ -466,157 +414,19 @@ def main() -> int:
         )
         systems["memkv"].close()
         print(f"scaling: {args.small:,} vs {args.big:,} entries ...", flush=True)
-        figures["list(category, limit=100): 1M vs 10k entries"] = bench_scale(
+        figures["list(category, limit=100): large vs small store"] = bench_scale(
             directory, args.small, args.big, args.list_calls
         )
-    report(figures, args)
-    return 0
-
-
-def report(figures: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    summary: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "lmdb": lmdb.__version__,
-            "memkv": "0.1.0",
-        },
-        "arguments": vars(args),
-        "benchmarks": {},
-    }
-    lines = [
-        f"Command: `python benchmarks/bench_core.py{' --quick' if args.quick else ''}` "
-        f"({args.entries:,} entries; scaling {args.small:,} vs {args.big:,})",
-        "",
-        "| benchmark | system | p50 | p90 | p99 | ratio | target | met |",
-        "|---|---|---:|---:|---:|---:|---:|:-:|",
-    ]
-    for name, by_system in figures.items():
-        stats = {system: percentiles(samples) for system, samples in by_system.items()}
-        form, target, sense = TARGETS[name]
-        systems = list(stats)
-        rows: list[tuple[str, dict[str, float], float | None]] = []
-        if form == "big/small":
-            small, big = systems
-            growth = stats[big]["p50"] / stats[small]["p50"]
-            rows = [(small, stats[small], None), (big, stats[big], growth)]
-        else:
-            for system in systems:
-                if system == "memkv":
-                    rows.append((system, stats[system], None))
-                    continue
-                anchor, mine = stats[system]["p50"], stats["memkv"]["p50"]
-                rows.append(
-                    (
-                        system,
-                        stats[system],
-                        anchor / mine if form == "anchor/memkv" else mine / anchor,
-                    )
-                )
-        summary["benchmarks"][name] = {
-            "stats": stats,
-            "ratio_form": form,
-            "target": f"{sense} {target}",
-        }
-        for system, s, ratio in rows:
-            is_anchor = system == "raw LMDB" or (form == "big/small" and ratio is not None)
-            met = (
-                ""
-                if ratio is None or not is_anchor
-                else (
-                    "yes" if (ratio >= target if sense == ">=" else ratio <= target) else "**no**"
-                )
-            )
-            ratio_text = "" if ratio is None else f"{ratio:.2f}x"
-            target_text = f"{sense} {target}x" if is_anchor else ""
-            lines.append(
-                f"| {name} | {system} | {_t(s['p50'])} | {_t(s['p90'])} | {_t(s['p99'])} | "
-                f"{ratio_text} | {target_text} | {met} |"
-            )
-            if is_anchor:
-                summary["benchmarks"][name]["ratio"] = ratio
-    lines += [
-        "",
-        "Ratios: for speed, anchor time / memkv time (above 1: memkv is faster); for "
-        "list per item, memkv time / anchor time; for scaling, time on the large store "
-        "/ time on the small one. Medians (p50) of the samples.",
-    ]
-    table = "\n".join(lines)
-    (output / "core.md").write_text(table + "\n")
-    (output / "core-summary.md").write_text(summary_table(summary) + "\n")
-    (output / "core.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print("\n" + table)
-    plot(summary, output / "core.png")
-
-
-def summary_table(summary: dict[str, Any]) -> str:
-    """memkv beside its raw-LMDB anchor only: the rows the targets are about."""
-    lines = [
-        "| benchmark | memkv p50 | anchor p50 | ratio | target | met |",
-        "|---|---:|---:|---:|---:|:-:|",
-    ]
-    for name, bench in summary["benchmarks"].items():
-        stats, ratio = bench["stats"], bench["ratio"]
-        if bench["ratio_form"] == "big/small":
-            small, big = list(stats)
-            mine = f"{_t(stats[big]['p50'])} ({big})"
-            anchor = f"{_t(stats[small]['p50'])} ({small})"
-        else:
-            mine = _t(stats["memkv"]["p50"])
-            anchor = f"{_t(stats['raw LMDB']['p50'])} (raw LMDB)"
-        sense, target = bench["target"].split()
-        met = ratio >= float(target) if sense == ">=" else ratio <= float(target)
-        lines.append(
-            f"| {name} | {mine} | {anchor} | {ratio:.2f}x ({bench['ratio_form']}) | "
-            f"{sense} {target}x | {'yes' if met else '**no**'} |"
-        )
-    return "\n".join(lines)
-
-
-def _t(seconds: float) -> str:
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    if seconds >= 1e-6:
-        return f"{seconds * 1e6:.2f} µs"
-    return f"{seconds * 1e9:.0f} ns"
-
-
-def plot(summary: dict[str, Any], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot", file=sys.stderr)
-        return
-    names = list(summary["benchmarks"])
-    ratios = [summary["benchmarks"][n].get("ratio", 0.0) for n in names]
-    targets = [float(summary["benchmarks"][n]["target"].split()[1]) for n in names]
-    senses = [summary["benchmarks"][n]["target"].split()[0] for n in names]
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    colors = [
-        "tab:green" if (r >= t if s == ">=" else r <= t) else "tab:red"
-        for r, t, s in zip(ratios, targets, senses, strict=True)
-    ]
-    positions = range(len(names))
-    ax.barh(list(positions), ratios, color=colors)
-    for y, target, sense in zip(positions, targets, senses, strict=True):
-        ax.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=2)
-        ax.text(target + 0.04, y + 0.3, f"target {sense} {target}", fontsize=7, ha="left")
-    ax.set_yticks(
-        list(positions),
-        [f"{n}\n({summary['benchmarks'][n]['ratio_form']})" for n in names],
-        fontsize=8,
+    command = "python benchmarks/bench_core.py" + (" --quick" if args.quick else "")
+    report(
+        "core",
+        command,
+        figures,
+        targets(args.small, args.big),
+        Path(args.output),
+        notes=f"{args.entries:,} entries; scaling {args.small:,} vs {args.big:,} entries.",
     )
-    ax.invert_yaxis()
-    ax.set_xlabel("ratio (see labels; memkv vs raw LMDB unless noted)")
-    ax.set_title("memkv core benchmark: ratios against raw py-lmdb, same run")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import memkv
 from enhance_log.errors import EnhanceLogConflict, EnhanceLogNotFound, InvalidEnhanceLogEntry
 from enhance_log.keys import (
     ENTRIES,
-    INDEX,
-    blueprint_key,
+    ISSUES,
+    TIMELINE,
     blueprint_prefix,
     entry_key,
+    issue_key,
     timeline_key,
     timeline_prefix,
 )
@@ -24,23 +25,24 @@ _POSITION: Final = (int, int)  # (ts_ms, seq): the order of both listings
 
 
 def append(tx: memkv.Transaction, entry: EnhanceLogEntry) -> None:
-    """Append ``entry``: create-only, with its two index entries, in ``tx``.
+    """Append ``entry``: create-only, with its index entries, in ``tx``.
 
     Raises:
         EnhanceLogConflict: the issue_id is already in the log (nothing changes).
         InvalidEnhanceLogEntry: the ids do not fit a key.
     """
     seq = tx.count(ENTRIES)  # appends so far: nothing is ever removed
+    key = entry_key(entry.blueprint_id, entry.ts_ms, seq)
     try:
-        tx.insert(entry_key(entry.issue_id), entry, category=ENTRIES)
-        tx.store(blueprint_key(entry.blueprint_id, entry.ts_ms, seq), entry.issue_id, INDEX)
+        tx.insert(issue_key(entry.issue_id), key, category=ISSUES)
+        tx.store(key, entry, category=ENTRIES)
     except memkv.Conflict as exc:
         raise EnhanceLogConflict(entry.issue_id) from exc
     except memkv.InvalidKey as exc:
         raise InvalidEnhanceLogEntry(
             f"entry {entry.issue_id!r}: issue_id or blueprint_id too long for a key ({exc})"
         ) from exc
-    tx.store(timeline_key(entry.ts_ms, seq), entry.issue_id, INDEX)
+    tx.store(timeline_key(entry.ts_ms, seq), key, category=TIMELINE)
 
 
 def get(view: memkv.Reader, issue_id: str) -> EnhanceLogEntry:
@@ -48,11 +50,20 @@ def get(view: memkv.Reader, issue_id: str) -> EnhanceLogEntry:
 
     Raises:
         EnhanceLogNotFound: no such entry.
-        memkv.CorruptRecord: the stored entry cannot be read.
+        memkv.CorruptRecord: the stored entry cannot be read, or is missing.
     """
-    found = view.get(entry_key(issue_id), type=EnhanceLogEntry)
-    if found is None:
+    pointer = view.get(issue_key(issue_id), type=str)
+    if pointer is None:
         raise EnhanceLogNotFound(issue_id)
+    return _entry_at(view, pointer.content, pointer.key)
+
+
+def _entry_at(view: memkv.Reader, key: str, named_by: str) -> EnhanceLogEntry:
+    found = view.get(key, type=EnhanceLogEntry)
+    if found is None:
+        raise memkv.CorruptRecord(
+            f"enhance log key {named_by!r} names entry {key!r}, which is absent", key=named_by
+        )
     entry: EnhanceLogEntry = found.content
     return entry
 
@@ -64,33 +75,37 @@ def count(view: memkv.Reader) -> int:
 def page_by_blueprint(
     view: memkv.Reader, blueprint_id: str, limit: int | None, cursor: str | None, reverse: bool
 ) -> EnhanceLogPage:
-    return _page(view, blueprint_prefix(blueprint_id), limit, cursor, reverse)
+    """Entries of one blueprint, straight from their range of keys."""
+    prefix = blueprint_prefix(blueprint_id)
+    found, after = _positioned(view, prefix, limit, cursor, reverse, EnhanceLogEntry)
+    entries = [item.content for item in found]
+    return EnhanceLogPage(entries=entries, next_cursor=after)
 
 
 def page_all(
     view: memkv.Reader, limit: int | None, cursor: str | None, reverse: bool
 ) -> EnhanceLogPage:
-    return _page(view, timeline_prefix(), limit, cursor, reverse)
+    """The whole log, through the timeline index."""
+    found, after = _positioned(view, timeline_prefix(), limit, cursor, reverse, str)
+    entries = [_entry_at(view, item.content, item.key) for item in found]
+    return EnhanceLogPage(entries=entries, next_cursor=after)
 
 
-def _page(
-    view: memkv.Reader, prefix: str, limit: int | None, cursor: str | None, reverse: bool
-) -> EnhanceLogPage:
-    """Entries of one index, in (ts_ms, append order), after ``cursor``."""
+def _positioned(
+    view: memkv.Reader,
+    prefix: str,
+    limit: int | None,
+    cursor: str | None,
+    reverse: bool,
+    content_type: type,
+) -> tuple[list[memkv.MemoryEntry[Any]], str | None]:
+    """One page of the keys under ``prefix`` that end in (ts_ms, seq), after
+    ``cursor``, and the cursor of the next page (``None`` after the last)."""
     check_limit(limit)
     after = None if cursor is None else prefix + pack(decode_cursor(cursor, _POSITION))
     fetch = None if limit is None else limit + 1  # one more: is there a next page?
-    index = view.list(INDEX, prefix=prefix, after=after, limit=fetch, reverse=reverse, type=str)
-    more = limit is not None and len(index) > limit
-    index = index[:limit]
-    entries = []
-    for item in index:
-        found = view.get(entry_key(item.content), type=EnhanceLogEntry)
-        if found is None:
-            raise memkv.CorruptRecord(
-                f"enhance log index names issue_id {item.content!r}, which has no entry",
-                key=item.key,
-            )
-        entries.append(found.content)
-    next_cursor = encode_cursor(unpack(index[-1].key)[-2:]) if more else None
-    return EnhanceLogPage(entries=entries, next_cursor=next_cursor)
+    found = view.list(prefix=prefix, after=after, limit=fetch, reverse=reverse, type=content_type)
+    if limit is None or len(found) <= limit:
+        return found, None
+    found = found[:limit]
+    return found, encode_cursor(unpack(found[-1].key)[-2:])

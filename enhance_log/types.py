@@ -43,20 +43,19 @@ class EnhanceLogEntry(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[str, ...]  # for rejected: "axis: reason"
     ts_ms: int  # Unix epoch milliseconds, stamped by the caller
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # also runs on every decode: kept cheap
         if self.status not in STATUSES:
             raise InvalidEnhanceLogEntry(
                 f"entry {self.issue_id!r}: status {self.status!r} is not 'applied' or 'rejected'"
             )
-        for name in ("issue_id", "blueprint_id"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise InvalidEnhanceLogEntry(
-                    f"entry {self.issue_id!r}: {name} must be a non-empty str"
-                )
-        for name in ("verdicts", "reasons"):
-            if isinstance(getattr(self, name), list):
-                msgspec.structs.force_setattr(self, name, tuple(getattr(self, name)))
+        if not self.issue_id or not self.blueprint_id:
+            raise InvalidEnhanceLogEntry(
+                f"entry {self.issue_id!r}: issue_id and blueprint_id must be non-empty"
+            )
+        if not isinstance(self.verdicts, tuple):  # a list given by the caller
+            msgspec.structs.force_setattr(self, "verdicts", tuple(self.verdicts))
+        if not isinstance(self.reasons, tuple):
+            msgspec.structs.force_setattr(self, "reasons", tuple(self.reasons))
 
 
 class EnhanceLogPage(msgspec.Struct, frozen=True, kw_only=True):

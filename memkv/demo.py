@@ -3,13 +3,18 @@ LMDB store, printing what it stores and what it reads back."""
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 from pathlib import Path
+from typing import Final
 
 import msgspec
 
 import memkv
 from memkv.keys import describe, pack
+
+
+DOMAIN_PACKAGES: Final = ("sop_audit", "enhance_log", "run_log", "job_journal", "audit_outbox")
 
 
 class Preference(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,6 +31,7 @@ def run_demo(path: str | None = None) -> int:
         _core_memories(mem)
         _session_notes(mem)
         _transactions(mem)
+        _domain_packages(mem)
     print("\n== reopening the store: everything above is on disk")
     with memkv.open(directory, readonly=True) as mem:
         print(f"   {mem.count()} entries; categories {mem.categories()}; sessions {mem.sessions()}")
@@ -88,6 +94,17 @@ def _transactions(mem: memkv.Memory) -> None:
         mem.transact(failing)
     except RuntimeError as exc:
         print(f"   a transaction that raised ({exc}) left nothing: get -> {mem.get('fact/oops')}")
+
+
+def _domain_packages(mem: memkv.Memory) -> None:
+    """Each domain package installed beside memkv shows itself on the same store."""
+    for name in DOMAIN_PACKAGES:
+        try:
+            demo = importlib.import_module(f"{name}.demo")
+        except ModuleNotFoundError:
+            continue
+        print(f"\n-- {demo.TITLE}")
+        demo.run(mem)
 
 
 def show(action: str, entry: memkv.MemoryEntry[object]) -> None:

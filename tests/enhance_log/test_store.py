@@ -15,6 +15,7 @@ from enhance_log import (
     MemoryEnhanceLogStore,
     VerdictSummary,
 )
+from enhance_log.keys import entry_key
 from tests.enhance_log.conftest import mk_entry
 
 # -- the seed's tests ---------------------------------------------------------------------
@@ -151,13 +152,16 @@ def test_ids_that_prefix_each_other_stay_apart(log: MemoryEnhanceLogStore) -> No
 
 def test_corrupt_entry_is_reported(log: MemoryEnhanceLogStore) -> None:
     log.append(mk_entry("i", "bp", 1))
-    log.memory.store(
-        memkv.keys.pack(("enhance_log", "entry", "i")), {"not": "an entry"}, "enhance_log"
-    )
+    log.memory.store(entry_key("bp", 1, 0), {"not": "an entry"}, "enhance_log")
     with pytest.raises(memkv.TypeMismatch, match="enhance_log"):
         log.get("i")
     with pytest.raises(memkv.TypeMismatch):
         log.list_by_blueprint("bp")
+    with pytest.raises(memkv.TypeMismatch):
+        log.list_all()
+    log.memory.forget(entry_key("bp", 1, 0))
+    with pytest.raises(memkv.CorruptRecord, match="absent"):
+        log.get("i")
 
 
 def test_survives_close_and_reopen(tmp_path: Path) -> None:

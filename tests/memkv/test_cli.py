@@ -104,8 +104,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "insert refused" in out
     assert "indexes agree with entries" in out
     with memkv.open(path, readonly=True) as mem:
-        assert mem.count() == 6
+        assert mem.count("core") == 3
+        assert mem.count("conversation") == 3
         assert mem.get("fact/ship-date") is not None
+        assert mem.verify() == []
+    assert "enhance_log" in out  # each domain package shows itself
 
 
 def test_console_script_and_module(store: Path) -> None:
