@@ -13,7 +13,6 @@ import msgspec
 import memkv
 from memkv.keys import describe, pack
 
-
 DOMAIN_PACKAGES: Final = ("sop_audit", "enhance_log", "run_log", "job_journal", "audit_outbox")
 
 
