@@ -44,6 +44,8 @@ from memkv.verify import verify_snapshot
 R = TypeVar("R")
 # Aliases: inside the classes below, `list` names the method.
 Entries = list[MemoryEntry[Any]]
+KeyList = list[str]
+Items = list[tuple[bytes, bytes]]
 Problems = list[str]
 
 _ENTRIES: Final = Table.ENTRIES
@@ -104,13 +106,68 @@ class Reader:
             InvalidArgument: a bad category, session id, prefix, limit, cursor or type.
             TypeMismatch, CorruptRecord.
         """
+        if type is not None:
+            entry_decoder(type)
+        scanned = self._scan(category, session_id, prefix, limit, after, reverse, keys_only=False)
+        if scanned is None:
+            return []
+        base, items = scanned
+        if base is None:
+            return decode_entries(items, 0, type)
+        skip = len(base)
+        if session_id is None:  # the category index holds the records themselves
+            return decode_entries(items, skip, type)
+        txn = self._snapshot()
+        entries = []
+        for index_key, _ in items:
+            raw_key = index_key[skip:]
+            key = _key_text(raw_key)
+            data = txn.get(_ENTRIES, raw_key)
+            if data is None:
+                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
+            entries.append(decode_entry(key, data, type))
+        return entries
+
+    def keys(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+    ) -> KeyList:
+        """The keys `list` would return, without reading or decoding the entries.
+
+        Raises:
+            InvalidArgument: a bad category, session id, prefix, limit or cursor.
+        """
+        scanned = self._scan(category, session_id, prefix, limit, after, reverse, keys_only=True)
+        if scanned is None:
+            return []
+        base, items = scanned
+        skip = 0 if base is None else len(base)
+        return [_key_text(storage_key[skip:]) for storage_key, _ in items]
+
+    def _scan(
+        self,
+        category: str | None,
+        session_id: str | None,
+        prefix: str | None,
+        limit: int | None,
+        after: str | None,
+        reverse: bool,
+        *,
+        keys_only: bool,
+    ) -> tuple[bytes | None, Items] | None:
+        """The range scan behind `list` and `keys`: the index prefix used (``None``:
+        the entries table) and the items; ``None`` if the range is empty."""
         if category is not None:
             check_name(category, "category")
         if session_id is not None:
             check_name(session_id, "session_id")
         check_limit(limit)
-        if type is not None:
-            entry_decoder(type)
         base = layout.index_prefix(category, session_id)
         start = (base or _EMPTY) + _encode_prefix(prefix)
         stop = prefix_end(start)
@@ -121,24 +178,10 @@ class Reader:
             else:
                 start = max(start, key_after(cursor))
         if stop is not None and start >= stop:
-            return []
-        txn = self._snapshot()
-        if base is None:
-            items = txn.scan(_ENTRIES, start, stop, reverse=reverse, limit=limit)
-            return decode_entries(items, 0, type)
-        items = txn.scan(_INDEX, start, stop, reverse=reverse, limit=limit)
-        skip = len(base)
-        if session_id is None:  # the category index holds the records themselves
-            return decode_entries(items, skip, type)
-        entries = []
-        for index_key, _ in items:
-            raw_key = index_key[skip:]
-            key = _key_text(raw_key)
-            data = txn.get(_ENTRIES, raw_key)
-            if data is None:
-                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
-            entries.append(decode_entry(key, data, type))
-        return entries
+            return None
+        table = _ENTRIES if base is None else _INDEX
+        scan = self._snapshot().scan
+        return base, scan(table, start, stop, reverse=reverse, limit=limit, keys_only=keys_only)
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
         """How many entries there are (in a category, a session, or both). O(1).
@@ -545,6 +588,23 @@ class Memory:
                 after=after,
                 reverse=reverse,
                 type=type,
+            )
+        )
+
+    def keys(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+    ) -> KeyList:
+        """Keys in key order, filtered and paged as `list`, without the entries."""
+        return self._read(
+            lambda reader: reader.keys(
+                category, session_id, prefix=prefix, limit=limit, after=after, reverse=reverse
             )
         )
 

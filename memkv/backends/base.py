@@ -45,10 +45,12 @@ class ReadTxn(Protocol):
         *,
         reverse: bool = False,
         limit: int | None = None,
+        keys_only: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         """The items with ``start <= key < stop`` (``stop=None``: no upper bound), in
-        key order or, with ``reverse``, in descending order; at most ``limit``.
-        Returns a list: nothing of a scan outlives its transaction."""
+        key order or, with ``reverse``, in descending order; at most ``limit``; with
+        ``keys_only`` the values are not read (each is ``b""``). Returns a list:
+        nothing of a scan outlives its transaction."""
         ...
 
 

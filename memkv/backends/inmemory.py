@@ -73,9 +73,11 @@ class _ReadTxn:
         *,
         reverse: bool = False,
         limit: int | None = None,
+        keys_only: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         items = self._tables[table].scan(start, stop, reverse=reverse)
-        return list(itertools.islice(items, limit))
+        found = list(itertools.islice(items, limit))
+        return [(key, b"") for key, _ in found] if keys_only else found
 
 
 class _WriteTxn(_ReadTxn):
@@ -104,6 +106,7 @@ class _WriteTxn(_ReadTxn):
         *,
         reverse: bool = False,
         limit: int | None = None,
+        keys_only: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         overlay = self._overlay[table]
         changed = sorted(
@@ -118,7 +121,8 @@ class _WriteTxn(_ReadTxn):
         pending = ((key, overlay[key]) for key in changed)
         merged = heapq.merge(committed, pending, key=lambda item: item[0], reverse=reverse)
         present = ((key, value) for key, value in merged if value is not None)
-        return list(itertools.islice(present, limit))
+        found = list(itertools.islice(present, limit))
+        return [(key, b"") for key, _ in found] if keys_only else found
 
     def put(self, table: Table, key: bytes, value: bytes) -> None:
         self._overlay[table][key] = bytes(value)

@@ -26,7 +26,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -90,6 +90,7 @@ class _ReadTxn:
         *,
         reverse: bool = False,
         limit: int | None = None,
+        keys_only: bool = False,
     ) -> list[tuple[bytes, bytes]]:
         items: list[tuple[bytes, bytes]] = []
         if limit is not None and limit <= 0:
@@ -98,14 +99,18 @@ class _ReadTxn:
             if reverse:
                 # Position on the last key below `stop`.
                 positioned = cursor.last() if stop is None else _seek_below(cursor, stop)
-                walk = cursor.iterprev(keys=True, values=True)
                 in_range: Callable[[bytes], bool] = start.__le__
             else:
                 positioned = cursor.set_range(start)
-                walk = cursor.iternext(keys=True, values=True)
                 in_range = (lambda key: True) if stop is None else stop.__gt__
             if not positioned:
                 return items
+            walk: Iterator[tuple[bytes, bytes]]
+            if keys_only:  # values are not even copied out of the map
+                keys = cursor.iterprev(values=False) if reverse else cursor.iternext(values=False)
+                walk = ((key, b"") for key in keys)
+            else:
+                walk = cursor.iterprev() if reverse else cursor.iternext()
             for key, value in walk:
                 if not in_range(key):
                     break

@@ -559,3 +559,22 @@ def test_snapshot_reads_one_consistent_moment(memory: memkv.Memory) -> None:
     entry = memory.get("b")
     assert entry is not None
     assert entry.content == 2
+
+
+def test_keys_lists_keys_without_entries(populated: memkv.Memory) -> None:
+    for category, session in ((None, None), ("even", None), (None, "s1"), ("odd", "s2")):
+        assert populated.keys(category, session) == expected_keys(category, session)
+        assert (
+            populated.keys(category, session, reverse=True, limit=2)
+            == expected_keys(category, session)[::-1][:2]
+        )
+    assert populated.keys(prefix="key1", after="key15") == ["key16", "key17", "key18", "key19"]
+    assert populated.snapshot(lambda view: view.keys("even", limit=3)) == [
+        "key00",
+        "key02",
+        "key04",
+    ]
+    assert populated.transact(lambda tx: (tx.store("key00x", 1), tx.keys(prefix="key00"))[1]) == [
+        "key00",
+        "key00x",
+    ]

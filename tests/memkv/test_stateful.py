@@ -136,6 +136,10 @@ class MemoryAgreement(RuleBasedStateMachine):
             category, session, prefix=prefix, limit=limit, after=after, reverse=reverse
         )
         assert [view(e) for e in got] == [view(e) for e in expected]
+        keys = self.lmdb.keys(
+            category, session, prefix=prefix, limit=limit, after=after, reverse=reverse
+        )
+        assert keys == [e.key for e in expected]
 
     @rule(
         category=st.none() | CATEGORIES,
