@@ -4,6 +4,7 @@ LMDB store, printing what it stores and what it reads back."""
 from __future__ import annotations
 
 import importlib
+import logging
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -25,6 +26,7 @@ class Preference(msgspec.Struct, frozen=True, kw_only=True):
 def run_demo(path: str | None = None) -> int:
     """Run the demo in ``path`` (a new temporary directory if ``None``)."""
     directory = Path(path) if path else Path(tempfile.mkdtemp(prefix="memkv-demo-")) / "store"
+    logging.basicConfig(format="   (log) %(name)s: %(message)s", level=logging.WARNING)
     print(f"== memkv demo: an agent's memory in {directory}\n")
     with memkv.open(directory) as mem:
         _core_memories(mem)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import memkv
+from sop_audit import (
+    SopAuditLogger,
+    SopEvent,
+    SopRun,
+    SopRunStatus,
+    SopStepResult,
+    SopStepStatus,
+    SopTriggerSource,
+)
+from tests.conftest import open_backend
+
+
+def make_run(run_id: str = "run-test-001", **changes: object) -> SopRun:
+    """The seed's test_run()."""
+    run = SopRun(
+        run_id=run_id,
+        sop_name="test-sop",
+        trigger_event=SopEvent(
+            source=SopTriggerSource.MANUAL,
+            topic=None,
+            payload=None,
+            timestamp="2026-02-19T12:00:00Z",
+        ),
+        status=SopRunStatus.RUNNING,
+        current_step=1,
+        total_steps=3,
+        started_at="2026-02-19T12:00:00Z",
+        completed_at=None,
+        step_results=(),
+        waiting_since=None,
+        llm_calls_saved=0,
+    )
+    return run.evolve(**changes) if changes else run
+
+
+def step_result(n: int, **changes: object) -> SopStepResult:
+    """The seed's test_step_result()."""
+    fields: dict[str, object] = {
+        "step_number": n,
+        "status": SopStepStatus.COMPLETED,
+        "output": f"Step {n} completed",
+        "started_at": "2026-02-19T12:00:00Z",
+        "completed_at": "2026-02-19T12:00:05Z",
+    }
+    fields.update(changes)
+    return SopStepResult(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def logger(backend_name: str, tmp_path: Path) -> Iterator[SopAuditLogger]:
+    mem: memkv.Memory = open_backend(backend_name, tmp_path)
+    yield SopAuditLogger(mem)
+    mem.close()
