@@ -9,6 +9,7 @@ defaults, no field changes type; ``tests/memkv/test_entry.py`` keeps a golden re
 
 from __future__ import annotations
 
+import enum
 import functools
 import random
 import time
@@ -189,6 +190,25 @@ def entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]
 @functools.lru_cache(maxsize=256)
 def _cached_entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]]:
     return msgspec.msgpack.Decoder(MemoryEntry[content_type])
+
+
+def coerce_member(record: msgspec.Struct, field: str, kind: type[enum.StrEnum]) -> None:
+    """For a Struct's ``__post_init__``: turn a plain string given for an enum field
+    into the enum's member, so that ``is`` comparisons hold (msgspec converts on
+    decoding, not on construction).
+
+    Raises:
+        InvalidArgument: the value is not one of the enum's (the message lists them).
+    """
+    value = getattr(record, field)
+    if value.__class__ is kind:
+        return
+    try:
+        member = kind(value)
+    except ValueError:
+        valid = ", ".join(m.value for m in kind)
+        raise InvalidArgument(f"{field} {value!r} is not one of: {valid}") from None
+    msgspec.structs.force_setattr(record, field, member)
 
 
 def _type_name(content_type: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Final
 import msgspec
 
 import memkv
+from memkv.entry import coerce_member
 
 
 class SopTriggerSource(enum.StrEnum):
@@ -66,6 +67,9 @@ class SopEvent(msgspec.Struct, frozen=True, kw_only=True):
     payload: str | None = None
     timestamp: str
 
+    def __post_init__(self) -> None:
+        coerce_member(self, "source", SopTriggerSource)
+
 
 class SopStepResult(msgspec.Struct, frozen=True, kw_only=True):
     step_number: int
@@ -75,6 +79,7 @@ class SopStepResult(msgspec.Struct, frozen=True, kw_only=True):
     completed_at: str | None = None
 
     def __post_init__(self) -> None:
+        coerce_member(self, "status", SopStepStatus)
         if self.step_number < 0:
             raise memkv.InvalidArgument(f"step_number must be >= 0, not {self.step_number}")
 
@@ -95,6 +100,7 @@ class SopRun(msgspec.Struct, frozen=True, kw_only=True):
     llm_calls_saved: int = 0
 
     def __post_init__(self) -> None:
+        coerce_member(self, "status", SopRunStatus)
         if not self.run_id or not self.sop_name:
             raise memkv.InvalidArgument(
                 f"run {self.run_id!r}: run_id and sop_name must be non-empty"

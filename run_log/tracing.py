@@ -1,0 +1,32 @@
+"""OpenTelemetry spans, named as the seed names them (``run_log.save``, ...), if
+``opentelemetry-api`` is installed; otherwise a shared no-op, at no cost."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+try:
+    from opentelemetry import trace
+except ImportError:  # pragma: no cover - depends on the environment
+    trace = None  # type: ignore[assignment]
+
+_NO_SPAN = contextlib.nullcontext()
+
+
+def _no_span(
+    name: str, attributes: dict[str, Any] | None = None
+) -> contextlib.AbstractContextManager[Any]:
+    return _NO_SPAN
+
+
+def _make_span() -> Callable[..., contextlib.AbstractContextManager[Any]]:
+    if trace is None:
+        return _no_span
+    tracer = trace.get_tracer("run_log")
+    return lambda name, attributes=None: tracer.start_as_current_span(name, attributes=attributes)
+
+
+span = _make_span()
+"""``with span("run_log.save", {"workflow_id": ...}):`` around each operation."""

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import memkv
+from run_log import MemoryRunLog, RunStatus, WorkflowRun
+from tests.conftest import open_backend
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def make_run(
+    run_id: str,
+    workflow_id: str = "bank_to_ynab",
+    minute: int = 0,
+    status: RunStatus = RunStatus.RUNNING,
+    **changes: object,
+) -> WorkflowRun:
+    run = WorkflowRun(
+        id=run_id, workflow_id=workflow_id, status=status, started_at=T0 + timedelta(minutes=minute)
+    )
+    return run.evolve(**changes) if changes else run
+
+
+@pytest.fixture
+def log(backend_name: str, tmp_path: Path) -> Iterator[MemoryRunLog]:
+    mem: memkv.Memory = open_backend(backend_name, tmp_path)
+    yield MemoryRunLog(mem)
+    mem.close()
