@@ -57,8 +57,11 @@ def pack(parts: tuple[KeyPart, ...]) -> str:
     """
     pieces: list[str] = []
     for part in parts:
-        if isinstance(part, str):
-            pieces.append(_TAG_STR + part.translate(_ESCAPES) + _TERMINATOR)
+        if part.__class__ is str or isinstance(part, str):
+            if _TERMINATOR in part or _ESCAPE in part:  # rare: skip translate's copy
+                pieces += (_TAG_STR, part.translate(_ESCAPES), _TERMINATOR)
+            else:
+                pieces += (_TAG_STR, part, _TERMINATOR)
         elif isinstance(part, int) and not isinstance(part, bool):
             pieces.append(_pack_int(part))
         else:

@@ -25,7 +25,21 @@ def _make_span() -> Callable[..., contextlib.AbstractContextManager[Any]]:
     if trace is None:
         return _no_span
     tracer = trace.get_tracer("run_log")
-    return lambda name, attributes=None: tracer.start_as_current_span(name, attributes=attributes)
+    # With the API alone (no SDK provider configured), spans would record nothing but
+    # still cost microseconds per call: skip them until a real provider is set. The
+    # API keeps the provider set by set_tracer_provider in _TRACER_PROVIDER (None
+    # until then); get_tracer_provider() says the same, slower (it reads os.environ).
+    no_op = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+    get_provider = trace.get_tracer_provider
+
+    def start(
+        name: str, attributes: dict[str, Any] | None = None
+    ) -> contextlib.AbstractContextManager[Any]:
+        if getattr(trace, "_TRACER_PROVIDER", False) is None or isinstance(get_provider(), no_op):
+            return _NO_SPAN
+        return tracer.start_as_current_span(name, attributes=attributes)
+
+    return start
 
 
 span = _make_span()

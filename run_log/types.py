@@ -48,9 +48,9 @@ class WorkflowRun(msgspec.Struct, frozen=True, kw_only=True):
             raise memkv.InvalidArgument(
                 f"run {self.id!r} of workflow {self.workflow_id!r}: ids must be non-empty"
             )
-        for name in ("started_at", "finished_at"):
+        for name in ("started_at", "finished_at"):  # cheap: this runs on every decode
             moment = getattr(self, name)
-            if moment is not None and moment.utcoffset() is None:
+            if moment is not None and moment.tzinfo is None:
                 raise memkv.InvalidArgument(
                     f"run {self.id!r}: {name} must be timezone-aware, not {moment!r}"
                 )
