@@ -34,6 +34,7 @@ from memkv.errors import (
 )
 from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memkv.memory import Memory, Reader, Transaction
+from memkv.seqlog import SeqRecord, SequenceLog
 from memkv.settings import DEFAULT_SETTINGS, Durability, OpenOptions, resolve_settings
 
 IN_MEMORY = ":memory:"
@@ -65,6 +66,8 @@ __all__ = [
     "OpenOptions",
     "ReadOnlyStore",
     "Reader",
+    "SeqRecord",
+    "SequenceLog",
     "StorageFull",
     "StoreClosed",
     "StoreUnavailable",
