@@ -11,7 +11,8 @@ import msgspec
 
 import memkv
 from job_journal import operations
-from job_journal.types import BadLine, ImportReport, JobState, WalEvent
+from job_journal.keys import log_name
+from job_journal.types import BadLine, ImportReport, JobState, JournalRecord, WalEvent
 
 DEFAULT_NAME = "jobs"
 IMPORT_BATCH = 1_000  # events appended per transaction by import_jsonl
@@ -37,9 +38,8 @@ class JobJournal:
                 f"max_events must be an integer >= 1 or None, not {max_events!r}"
             )
         self.memory = memory
-        self.log: memkv.SequenceLog[WalEvent] = memkv.SequenceLog(
-            memory, "journal." + name, WalEvent
-        )
+        self.name = name
+        self.log: operations.Log = memkv.SequenceLog(memory, log_name(name), JournalRecord)
         self.max_events = max_events
 
     # -- the seed's operations -----------------------------------------------------------
@@ -48,16 +48,24 @@ class JobJournal:
         """Append ``event`` durably; return the ``seq`` the journal gave it (the event's
         own ``seq``, if set, is replaced)."""
         return self.memory.transact(
-            lambda tx: operations.append(tx, self.log, event, self.max_events)
+            lambda tx: operations.append(tx, self.log, self.name, event, self.max_events)
         )
 
     def events(self, since: int | None = None, limit: int | None = None) -> list[WalEvent]:
         """Events numbered ``since`` or above (all, with no bounds), oldest first."""
-        return [record.record for record in self.log.read(since, limit)]
+        return [
+            record.event
+            for record in self.memory.snapshot(
+                lambda view: self.log.read_values_of(view, since, limit)
+            )
+        ]
 
     def tail(self, n: int) -> list[WalEvent]:
         """The last ``n`` events, oldest first."""
-        return [record.record for record in self.log.tail(n)]
+        return [
+            record.event
+            for record in self.memory.snapshot(lambda view: self.log.tail_values_of(view, n))
+        ]
 
     def seq(self) -> int:
         """The number the next event will get (the seed's ``WalWriter::seq``)."""
@@ -68,7 +76,9 @@ class JobJournal:
         on (stopping at the first newer one: the journal is a prefix-trimmed log).
         Events appended while it runs are never touched. Returns how many it removed."""
         cutoff = (int(time.time()) if now is None else now) - max_age_secs
-        return self.log.trim_while(lambda record: record.record.ts < cutoff)
+        return self.log.trim_while(
+            lambda record: record.record.event.ts < cutoff, operations.forget_pointer(self.name)
+        )
 
     def rotate(self, max_events: int) -> int:
         """Keep only the newest ``max_events`` events; return how many were removed."""
@@ -77,7 +87,7 @@ class JobJournal:
         last = self.log.last_seq()
         if last is None:
             return 0
-        return self.log.trim_through(last - max_events)
+        return self.log.trim_through(last - max_events, operations.forget_pointer(self.name))
 
     # -- what a crashed runtime needs ------------------------------------------------------
 
@@ -87,8 +97,9 @@ class JobJournal:
 
     def events_for(self, job_id: str) -> list[WalEvent]:
         """One job's events, oldest first (cost: its events, not the journal's)."""
-        operations.check_job_id(job_id)
-        return [record.record for record in self.log.read_group(job_id)]
+        return self.memory.snapshot(
+            lambda view: operations.events_for(view, self.log, self.name, job_id)
+        )
 
     def __len__(self) -> int:
         return len(self.log)
@@ -157,7 +168,7 @@ class JobJournal:
 
     def _append_all(self, batch: list[WalEvent]) -> list[int]:
         def append(tx: memkv.Transaction) -> list[int]:
-            return [operations.append(tx, self.log, e, self.max_events) for e in batch]
+            return [operations.append(tx, self.log, self.name, e, self.max_events) for e in batch]
 
         return self.memory.transact(append)
 

@@ -56,6 +56,14 @@ class WalEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
         return msgspec.structs.replace(self, **changes)
 
 
+class JournalRecord(msgspec.Struct, frozen=True, array_like=True):
+    """What the journal stores per event: the event, and the seq of the same job's
+    previous event (``None`` for its first), which chains a job's events together."""
+
+    event: WalEvent
+    prev: int | None
+
+
 class JobState(msgspec.Struct, frozen=True, kw_only=True):
     """The last known state of a job, from replaying its events in order: ``status``
     is the type of its last event; ``capability``, ``output`` and ``error`` are the

@@ -24,6 +24,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
+from memkv.entry import MemoryEntry
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
 from memkv.memory import Memory, Reader, Transaction, check_limit
@@ -42,6 +43,9 @@ class SeqRecord(msgspec.Struct, Generic[RecordT], frozen=True, kw_only=True):
     seq: int
     record: RecordT
     appended_at: datetime
+
+
+OnRemove = Callable[[Transaction, "SeqRecord[RecordT]"], None] | None
 
 
 class SequenceLog(Generic[RecordT]):
@@ -65,6 +69,7 @@ class SequenceLog(Generic[RecordT]):
         self.record_type = record_type
         self.category = _CATEGORY_PREFIX + name
         self._prefix = pack((_ROOT, name))
+        self._digits_at = len(self._prefix) + 2  # past the number's tag and length
         self._floor_key = pack((_FLOOR_ROOT, name))
 
     # -- keys ------------------------------------------------------------------------
@@ -73,7 +78,12 @@ class SequenceLog(Generic[RecordT]):
         return pack((_ROOT, self.name, seq))
 
     def _seq_of(self, key: str) -> int:
-        return int(unpack(key)[-1])
+        # The key is the prefix, then the packed number: a tag, a length character
+        # and the hexadecimal digits (numbers are never negative here).
+        digits = key[self._digits_at :]
+        if key.startswith(self._prefix) and digits.isalnum():
+            return int(digits, 16)
+        return int(unpack(key)[-1])  # pragma: no cover - only if the layout changed
 
     # -- writes ----------------------------------------------------------------------
 
@@ -103,28 +113,39 @@ class SequenceLog(Generic[RecordT]):
         tx.store(self.key(seq), make(seq), self.category, group)
         return seq
 
-    def trim_through_in(self, tx: Transaction, seq: int, limit: int | None = None) -> int:
+    def trim_through_in(
+        self,
+        tx: Transaction,
+        seq: int,
+        limit: int | None = None,
+        on_remove: OnRemove[RecordT] = None,
+    ) -> int:
         """Inside ``tx``: remove up to ``limit`` records numbered ``seq`` or below,
-        oldest first (for small trims, such as a retention bound kept on append)."""
+        oldest first (for small trims, such as a retention bound kept on append).
+        ``on_remove(tx, record)`` is called for each record removed."""
         doomed = [r for r in self.read_of(tx, limit=limit) if r.seq <= seq]
         for record in doomed:
             tx.forget(self.key(record.seq))
+            if on_remove is not None:
+                on_remove(tx, record)
         if doomed:
             tx.store(self._floor_key, max(self._floor_of(tx), doomed[-1].seq + 1), _FLOOR_ROOT)
         return len(doomed)
 
-    def trim_through(self, seq: int) -> int:
+    def trim_through(self, seq: int, on_remove: OnRemove[RecordT] = None) -> int:
         """Remove every record numbered ``seq`` or below; return how many."""
         if not isinstance(seq, int) or isinstance(seq, bool):
             raise InvalidArgument(f"seq must be an int, not {seq!r}")
-        return self._trim(lambda batch: [r for r in batch if r.seq <= seq])
+        return self._trim(lambda batch: [r for r in batch if r.seq <= seq], on_remove)
 
     def trim_older_than(self, cutoff: datetime) -> int:
         """Remove the records appended before ``cutoff``, from the oldest on, stopping
         at the first one appended at or after it; return how many."""
         return self.trim_while(lambda entry: entry.appended_at < cutoff)
 
-    def trim_while(self, predicate: Callable[[SeqRecord[RecordT]], bool]) -> int:
+    def trim_while(
+        self, predicate: Callable[[SeqRecord[RecordT]], bool], on_remove: OnRemove[RecordT] = None
+    ) -> int:
         """Remove records from the oldest on while ``predicate`` holds for them (the
         first record for which it fails, and all after it, stay); return how many."""
 
@@ -136,9 +157,13 @@ class SequenceLog(Generic[RecordT]):
                 taken.append(record)
             return taken
 
-        return self._trim(leading)
+        return self._trim(leading, on_remove)
 
-    def _trim(self, select: Callable[[list[SeqRecord[RecordT]]], list[SeqRecord[RecordT]]]) -> int:
+    def _trim(
+        self,
+        select: Callable[[list[SeqRecord[RecordT]]], list[SeqRecord[RecordT]]],
+        on_remove: OnRemove[RecordT],
+    ) -> int:
         """Trim in transactions of `TRIM_BATCH`: each reads the oldest records, removes
         those ``select`` picks (a prefix), and raises the floor past them."""
         removed = 0
@@ -148,7 +173,7 @@ class SequenceLog(Generic[RecordT]):
                 batch = self.read_of(tx, since=None, limit=TRIM_BATCH)
                 doomed = select(batch)
                 if doomed:
-                    self.trim_through_in(tx, doomed[-1].seq, limit=len(doomed))
+                    self.trim_through_in(tx, doomed[-1].seq, len(doomed), on_remove)
                 finished = len(doomed) < len(batch) or len(batch) < TRIM_BATCH
                 return len(doomed), finished
 
@@ -204,15 +229,35 @@ class SequenceLog(Generic[RecordT]):
         check_limit(limit)
         return self._listed(view, self.category, group, after=self._after(since), limit=limit)
 
+    @staticmethod
+    def _check_count(n: object) -> None:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidArgument(f"tail needs a count >= 0, not {n!r}")
+
     def _after(self, since: int | None) -> str | None:
         """The key to list after, to start at number ``since``."""
         if since is not None and (not isinstance(since, int) or isinstance(since, bool)):
             raise InvalidArgument(f"since must be an int or None, not {since!r}")
         return None if since is None or since <= 0 else self.key(since - 1)
 
+    def tail_values_of(self, view: Reader, n: int) -> list[RecordT]:
+        """`tail_of` without the numbers and times: just the records, oldest first."""
+        self._check_count(n)
+        if n == 0:
+            return []
+        newest = self._entries(view, prefix=self._prefix, limit=n, reverse=True)
+        return [entry.content for entry in reversed(newest)]
+
+    def read_values_of(
+        self, view: Reader, since: int | None = None, limit: int | None = None
+    ) -> list[RecordT]:
+        """`read_of` without the numbers and times: just the records."""
+        check_limit(limit)
+        entries = self._entries(view, prefix=self._prefix, after=self._after(since), limit=limit)
+        return [entry.content for entry in entries]
+
     def tail_of(self, view: Reader, n: int) -> list[SeqRecord[RecordT]]:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise InvalidArgument(f"tail needs a count >= 0, not {n!r}")
+        self._check_count(n)
         if n == 0:
             return []
         return self._listed(view, prefix=self._prefix, limit=n, reverse=True)[::-1]
@@ -247,20 +292,24 @@ class SequenceLog(Generic[RecordT]):
     def _listed(
         self, view: Reader, *filters: str | None, **options: Any
     ) -> list[SeqRecord[RecordT]]:
+        return [
+            SeqRecord(seq=self._seq_of(e.key), record=e.content, appended_at=e.timestamp)
+            for e in self._entries(view, *filters, **options)
+        ]
+
+    def _entries(
+        self, view: Reader, *filters: str | None, **options: Any
+    ) -> list[MemoryEntry[Any]]:
         """`Reader.list` decoded as records: a record of another type in the log is
         corruption, not the caller's mistake."""
         try:
-            entries = view.list(*filters, type=self.record_type, **options)
+            return view.list(*filters, type=self.record_type, **options)
         except TypeMismatch as exc:
             raise CorruptRecord(
                 f"sequence log {self.name!r} holds a record at {exc.key!r} that is not a "
                 f"{getattr(self.record_type, '__name__', self.record_type)}: {exc}",
                 key=exc.key,
             ) from exc
-        return [
-            SeqRecord(seq=self._seq_of(e.key), record=e.content, appended_at=e.timestamp)
-            for e in entries
-        ]
 
     def __repr__(self) -> str:
         return f"<SequenceLog {self.name!r} on {self.memory!r}>"

@@ -112,7 +112,7 @@ def test_bad_events_are_refused(journal: JobJournal) -> None:
     with pytest.raises(memkv.InvalidArgument, match="job_finished"):
         event("j", type="job_finished")  # type: ignore[arg-type]
     with pytest.raises(memkv.InvalidArgument, match="job_id"):
-        journal.append(event("j" * 65))
+        journal.append(event("j" * 201))
     with pytest.raises(memkv.InvalidArgument, match="max_events"):
         JobJournal(journal.memory, max_events=0)
     assert len(journal) == 0
@@ -170,8 +170,8 @@ def test_import_of_a_missing_file(journal: JobJournal, tmp_path: Path) -> None:
 
 def test_a_corrupt_event_is_reported(journal: JobJournal) -> None:
     journal.append(event("j"))
-    journal.memory.store(journal.log.key(0), {"not": "an event"}, journal.log.category, "j")
-    with pytest.raises(memkv.CorruptRecord, match="not a WalEvent"):
+    journal.memory.store(journal.log.key(0), {"not": "an event"}, journal.log.category)
+    with pytest.raises(memkv.CorruptRecord, match="not a JournalRecord"):
         journal.events()
     with pytest.raises(memkv.CorruptRecord):
         journal.replay()
