@@ -18,9 +18,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/memkv demo
 
-# strace checks what each durability level asks of the disk (tests/memkv/test_lmdb_backend.py).
+# strace checks what each durability level asks of the disk (tests/memkv/test_lmdb_backend.py);
+# nats-server (JetStream) is the real sink of tests/audit_outbox.
+SYSTEM_PACKAGES := strace nats-server
 system-deps:
-	@command -v strace >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq strace; }
+	@missing=""; for tool in $(SYSTEM_PACKAGES); do \
+		command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
