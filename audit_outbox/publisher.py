@@ -30,11 +30,20 @@ class AuditPublisher:
 
     `counters` holds published, publish_errors, buffered, flushed and dropped.
     Use it from one event loop.
+
+    A buffered event costs a durable write (a disk flush). By default it runs on a
+    worker thread, so the event loop never waits for the disk, at the price of a
+    thread hand-off (about 0.1-0.2 ms here); ``buffer_in_thread=False`` writes on the
+    loop's own thread instead, for the lowest publish latency during an outage, if
+    the loop can afford to wait for the flush.
     """
 
-    def __init__(self, sink: AuditSink, buffer: EventBuffer) -> None:
+    def __init__(
+        self, sink: AuditSink, buffer: EventBuffer, *, buffer_in_thread: bool = True
+    ) -> None:
         self.sink = sink
         self.buffer = buffer
+        self.buffer_in_thread = buffer_in_thread
         self.counters = PublisherCounters()
         self._emit_lock = asyncio.Lock()  # one direct emit at a time: publish order
         self._flush_lock = asyncio.Lock()  # one flush at a time
@@ -69,7 +78,10 @@ class AuditPublisher:
             log.exception("audit entry %s could be neither delivered nor buffered", entry.seq)
 
     async def _to_buffer(self, entry: AuditEntry) -> None:
-        outcome = await asyncio.to_thread(self.buffer.enqueue, entry)
+        if self.buffer_in_thread:
+            outcome = await asyncio.to_thread(self.buffer.enqueue, entry)
+        else:
+            outcome = self.buffer.enqueue(entry)
         if outcome.accepted:
             self.counters.add("buffered")
             self._wake.set()
