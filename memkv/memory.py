@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from memkv import layout
-from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
+from memkv.backends.base import Backend, Outcome, ReadTxn, Table, WriteTxn
 from memkv.cache import ABSENT, CachedValue, ReadCache, cached_value
 from memkv.entry import (
     CORE,
@@ -38,6 +38,7 @@ from memkv.errors import (
     StoreClosed,
     TransactionClosed,
 )
+from memkv.group_commit import GroupCommitter, Pending, WriterCallback
 from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_end
 from memkv.verify import verify_snapshot
 
@@ -373,7 +374,9 @@ class Memory:
     """A durable key-value memory. Open one with `memkv.open`.
 
     Thread-safe; usable as a context manager (closed on exit). Every method that
-    writes is one transaction; `transact` runs several operations as one.
+    writes is one transaction; `transact` runs several operations as one. Writes
+    from many threads at once are group-committed (`memkv.group_commit`): each
+    returns once its own write is durable, having shared the flush with the others.
     """
 
     def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
@@ -385,6 +388,7 @@ class Memory:
         # raises StoreClosed, so the hit path needs no closed check of its own.
         self._commit_id: Callable[[], int] = backend.commit_id_reader()
         self._point_read = backend.point_reader()
+        self._committer = GroupCommitter(self._commit_group, backend.flush)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -402,7 +406,8 @@ class Memory:
             if self._closed:
                 return
             self._closed = True
-            self._commit_id = self._raise_closed
+        self._committer.close()  # lets the writes already queued commit
+        self._commit_id = self._raise_closed
         self._backend.close()
         if self._cache is not None:
             self._cache.clear()
@@ -443,22 +448,47 @@ class Memory:
             StorageFull, BackendError.
         """
         self._check_open()
+        self._backend.check_writable()
+        return self._committer.run(_in_transaction(fn))  # type: ignore[no-any-return]
+
+    def submit(self, fn: Callable[[Transaction], Any], on_done: WriterCallback) -> Pending:
+        """Queue ``fn`` for the next group commit and return at once; the writer
+        thread calls ``on_done((True, result))`` or ``on_done((False, exception))``
+        once the commit holding it is durable. `memkv.aio` is built on this.
+
+        Raises (at once):
+            StoreClosed, ReadOnlyStore, NestedTransaction.
+        """
+        self._check_open()
+        self._backend.check_writable()
+        return self._committer.submit(_in_transaction(fn), on_done)
+
+    def withdraw(self, pending: Pending) -> bool:
+        """Take a submitted function back if no commit has taken it yet (``True``:
+        it will never run); ``False`` if it is being committed or is done."""
+        return self._committer.withdraw(pending)
+
+    def _commit_group(
+        self, fns: list[Callable[[WriteTxn], Any]]
+    ) -> tuple[list[Outcome], int | None]:
+        """Commit functions made by `_in_transaction` together; teach the read cache
+        what those that succeeded wrote, in commit order. Returns their outcomes and
+        the commit to flush (``None``: nothing was written)."""
+        outcomes, txn_id = self._backend.write_group(fns)
+        results: list[Outcome] = []
         written: dict[str, CachedValue] = {}
-
-        def run(txn: WriteTxn) -> tuple[R, int]:
-            tx = Transaction(txn)
-            try:
-                result = fn(tx)
-                written.clear()
-                written.update(tx.finish())
-            finally:
-                tx.abandon()
-            return result, txn.txn_id
-
-        result, txn_id = self._backend.write(run)
-        if written and self._cache is not None:
+        for ok, value in outcomes:
+            if ok:
+                result, wrote = value
+                written.update(wrote)
+                results.append((True, result))
+            else:
+                results.append((False, value))
+        if not written:
+            return results, None
+        if self._cache is not None:
             self._cache.apply_commit(txn_id, written)
-        return result
+        return results, txn_id
 
     def snapshot(self, fn: Callable[[Reader], R]) -> R:
         """Run ``fn(view)`` on one consistent snapshot and return its result.
@@ -630,6 +660,24 @@ class Memory:
     def _read(self, fn: Callable[[Reader], R]) -> R:
         self._check_open()
         return self._backend.read(lambda txn: fn(Reader(txn)))
+
+
+def _in_transaction(
+    fn: Callable[[Transaction], R],
+) -> Callable[[WriteTxn], tuple[R, dict[str, CachedValue]]]:
+    """``fn`` as a backend write function: run on a `Transaction` view, returning its
+    result and what the read cache should learn once it commits."""
+
+    def run(txn: WriteTxn) -> tuple[R, dict[str, CachedValue]]:
+        tx = Transaction(txn)
+        try:
+            result = fn(tx)
+            written = tx.finish()
+        finally:
+            tx.abandon()
+        return result, written
+
+    return run
 
 
 def _check_names(category: object, session_id: object) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
 
 
 class Table(enum.IntEnum):
@@ -94,6 +95,17 @@ class Backend(ABC):
         """
 
     @abstractmethod
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
+        """Run several transaction functions in one write transaction, each in a
+        savepoint of its own: one that raises is rolled back alone (its outcome is
+        ``(False, exception)``), the others commit together. Returns each outcome,
+        in order, and the id the transaction committed as; the caller then calls
+        `flush` with that id before telling anyone the writes are durable.
+
+        As `write`, the backend may run the functions again. An error of the engine
+        itself (a full disk, say) fails them all: it is raised.
+        """
+
     def write(self, fn: Callable[[WriteTxn], T]) -> T:
         """Run ``fn`` in a write transaction and commit; return its result.
 
@@ -106,6 +118,30 @@ class Backend(ABC):
         Raises:
             StoreClosed, ReadOnlyStore, NestedTransaction, StorageFull, BackendError.
         """
+        [(ok, value)], txn_id = self.write_group([fn])
+        if not ok:
+            raise value
+        self.flush(txn_id)
+        return value  # type: ignore[no-any-return]
+
+    @abstractmethod
+    def flush(self, txn_id: int) -> None:
+        """Make commit ``txn_id`` (and every commit before it) as durable as the
+        store's durability level promises. `write_group` leaves this last flush to its
+        caller, so that the next group can commit meanwhile; `write` makes it. Cheap
+        when a flush since the commit already covered it.
+
+        Raises:
+            BackendError: the flush failed (the commit may not survive a power loss).
+        """
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise now what a write from this thread would raise before running anything:
+        `ReadOnlyStore`, `NestedTransaction` (this thread is inside a write transaction
+        of this store, or inside a read snapshot where the backend cannot write beside
+        one), `StoreClosed`. `memkv.Memory` asks before queueing a write for a group
+        commit, so that a doomed write fails its own caller only."""
 
     def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
         """A callable ``(table, key) -> value or None`` that reads one key in a

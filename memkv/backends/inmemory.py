@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from memkv.backends.base import Backend, ReadTxn, T, Table, WriteTxn
+from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.errors import NestedTransaction, ReadOnlyStore, StoreClosed
 
 LOCATION: Final = ":memory:"
@@ -136,6 +136,14 @@ class _WriteTxn(_ReadTxn):
     def changes(self) -> tuple[dict[bytes, bytes | None], ...]:
         return self._overlay
 
+    def savepoint(self) -> tuple[dict[bytes, bytes | None], ...]:
+        return tuple(dict(changes) for changes in self._overlay)
+
+    def roll_back_to(self, savepoint: tuple[dict[bytes, bytes | None], ...]) -> None:
+        for changes, saved in zip(self._overlay, savepoint, strict=True):
+            changes.clear()
+            changes.update(saved)
+
 
 class InMemoryBackend(Backend):
     """An ordered byte-key store held in this process's memory; gone on close."""
@@ -166,22 +174,34 @@ class InMemoryBackend(Backend):
             finally:
                 self._reading.remove(thread)
 
-    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+    def check_writable(self) -> None:
         if self.readonly:
             raise ReadOnlyStore("the in-memory store was opened read-only")
-        if self._writer_thread == threading.get_ident():
+        self._live_tables()
+        thread = threading.get_ident()
+        if self._writer_thread == thread:
             raise NestedTransaction(
                 "a write transaction is already open on this thread; use its tx"
             )
-        if threading.get_ident() in self._reading:
+        if thread in self._reading:
             # LMDB would let the write proceed beside the snapshot; here readers and
             # writers share one lock, and the write would show through the snapshot.
             raise NestedTransaction("a write inside a read snapshot of the in-memory store")
+
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
+        self.check_writable()
         with self._write_lock:
             self._writer_thread = threading.get_ident()
             try:
                 txn = _WriteTxn(self._live_tables(), self._last_commit + 1)
-                result = fn(txn)
+                outcomes: list[Outcome] = []
+                for fn in fns:
+                    savepoint = txn.savepoint()
+                    try:
+                        outcomes.append((True, fn(txn)))
+                    except Exception as exc:
+                        txn.roll_back_to(savepoint)
+                        outcomes.append((False, exc))
                 with self._state_lock:
                     tables = self._live_tables()
                     changes = txn.changes()
@@ -189,9 +209,12 @@ class InMemoryBackend(Backend):
                         for data, table_changes in zip(tables, changes, strict=True):
                             data.apply(table_changes)
                         self._last_commit += 1
-                return result
+                return outcomes, txn.txn_id
             finally:
                 self._writer_thread = None
+
+    def flush(self, txn_id: int) -> None:
+        """Nothing to flush: the store lives and dies with the process."""
 
     def commit_id(self) -> int:
         if self._tables is None:

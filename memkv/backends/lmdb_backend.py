@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Final
 
 import lmdb
 
-from memkv.backends.base import Backend, ReadTxn, T, Table, WriteTxn
+from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.errors import (
     BackendError,
     InvalidArgument,
@@ -61,6 +61,15 @@ _FORK_WAIT_SECONDS: Final = 5.0
 # env.info() is used instead if it does not match.
 _LOCK_MAGIC: Final = 0xBEEFC0DE
 _LOCK_TXNID_WORD: Final = 6  # byte offset 48, in u64 words
+
+
+class _FunctionFailed(Exception):
+    """Carries the exception of a transaction function out of its transaction, so
+    that the transaction aborts."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class _RetryWithLargerMap(BaseException):
@@ -175,6 +184,9 @@ class _Environment:
         self._write_lock = threading.Lock()  # writers, map resizes, close, fork
         self._reopen_lock = threading.Lock()
         self._writer_thread: int | None = None
+        self._flushes_after_commit = durability.flushes_after_commit and not readonly
+        self._flush_lock = threading.Lock()
+        self._flushed_through = 0  # every commit up to this id is known flushed
         self._gate = threading.Lock()  # held while readers must wait (fork, close)
         self._gate_closed = False
         self._inflight: collections.deque[None] = collections.deque()  # reads in flight
@@ -358,33 +370,116 @@ class _Environment:
 
         return get_one
 
-    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+    def check_writable(self) -> None:
         if self.readonly:
             raise ReadOnlyStore(f"the store at {self.path} was opened read-only")
-        thread = threading.get_ident()
-        if self._writer_thread == thread:
+        if self._writer_thread == threading.get_ident():
             raise NestedTransaction(
                 f"a write transaction on {self.path} is already open on this thread; use its tx"
             )
+
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
+        self.check_writable()
+        thread = threading.get_ident()
         with self._write_lock:
             self._writer_thread = thread
             try:
-                return self._write_locked(fn)
+                return self._write_group_locked(fns)
             finally:
                 self._writer_thread = None
 
-    def _write_locked(self, fn: Callable[[WriteTxn], T]) -> T:
+    def _write_group_locked(
+        self, fns: list[Callable[[WriteTxn], Any]]
+    ) -> tuple[list[Outcome], int]:
+        savepoints = False  # first try: all in the transaction itself, the cheap way
         while True:
             env = self._live_env()
             try:
                 with env.begin(write=True) as txn:
-                    return fn(_WriteTxn(txn, self._dbs))
+                    if savepoints:
+                        outcomes = self._run_in_savepoints(env, txn, fns)
+                    else:
+                        outcomes = self._run_together(txn, fns)
+                    txn_id = txn.id()
+                return outcomes, txn_id
+            except _FunctionFailed as failed:  # aborted: nothing committed
+                if len(fns) == 1:
+                    return [(False, failed.error)], 0
+                savepoints = True  # run them all again, each able to roll back alone
             except (_RetryWithLargerMap, lmdb.MapFullError):
                 self._grow_map()
             except lmdb.MapResizedError:
                 self._set_map_size(0)
             except lmdb.Error as exc:
                 raise _engine_error(f"write to {self.path} failed", exc) from exc
+
+    def _run_together(
+        self, txn: lmdb.Transaction[bytes], fns: list[Callable[[WriteTxn], Any]]
+    ) -> list[Outcome]:
+        """Every function in ``txn`` itself; the first that raises aborts them all
+        (`_FunctionFailed`). Functions seldom raise, and a savepoint costs a nested
+        transaction each."""
+        view = _WriteTxn(txn, self._dbs)
+        outcomes: list[Outcome] = []
+        for fn in fns:
+            try:
+                outcomes.append((True, fn(view)))
+            except _RetryWithLargerMap:
+                raise
+            except Exception as exc:
+                raise _FunctionFailed(self._function_error(exc)) from None
+        return outcomes
+
+    def _run_in_savepoints(
+        self,
+        env: lmdb.Environment,
+        txn: lmdb.Transaction[bytes],
+        fns: list[Callable[[WriteTxn], Any]],
+    ) -> list[Outcome]:
+        """Each function in a nested transaction of its own, so that one that raises
+        rolls back alone."""
+        outcomes: list[Outcome] = []
+        for fn in fns:
+            try:
+                with env.begin(write=True, parent=txn) as child:
+                    result = fn(_WriteTxn(child, self._dbs))
+                outcomes.append((True, result))
+            except _RetryWithLargerMap:
+                raise
+            except lmdb.MapFullError as exc:  # from the nested commit: grow, run all again
+                raise _RetryWithLargerMap from exc
+            except Exception as exc:
+                outcomes.append((False, self._function_error(exc)))
+        return outcomes
+
+    def _function_error(self, exc: Exception) -> Exception:
+        if isinstance(exc, lmdb.Error):
+            return _engine_error(f"write to {self.path} failed", exc)
+        return exc
+
+    def flush(self, txn_id: int) -> None:
+        if not self._flushes_after_commit or txn_id <= self._flushed_through:
+            return
+        with self._flush_lock:  # one flush at a time; the next may find itself covered
+            if txn_id <= self._flushed_through:
+                return
+            covered = self.commit_id()  # the meta pages of these are written already
+            inflight = self._inflight
+            while True:  # in flight like a read, so that close and fork wait for it
+                env = self._live_env()
+                inflight.append(None)
+                if self._gate_closed or self._env is not env:
+                    inflight.pop()
+                    with self._gate:
+                        continue
+                try:
+                    env.sync(True)
+                except lmdb.Error as exc:
+                    raise _engine_error(f"cannot flush {self.path} to disk", exc) from exc
+                finally:
+                    inflight.pop()
+                break
+            self._flushed_through = max(self._flushed_through, covered)
 
     # -- the map -----------------------------------------------------------------
 
@@ -612,10 +707,17 @@ class LmdbBackend(Backend):
     def read(self, fn: Callable[[ReadTxn], T]) -> T:
         return self._live().read(fn)
 
-    def write(self, fn: Callable[[WriteTxn], T]) -> T:
+    def check_writable(self) -> None:
         if self.readonly:
             raise ReadOnlyStore(f"the store at {self.location} was opened read-only")
-        return self._live().write(fn)
+        self._live().check_writable()
+
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
+        self.check_writable()
+        return self._environment.write_group(fns)
+
+    def flush(self, txn_id: int) -> None:
+        self._live().flush(txn_id)
 
     def commit_id(self) -> int:
         return self._live().commit_id()

@@ -292,8 +292,17 @@ class CountingBackend(Backend):
     def read(self, fn: Any) -> Any:
         return self.inner.read(lambda txn: fn(self._counting(txn)))
 
-    def write(self, fn: Any) -> Any:
-        return self.inner.write(lambda txn: fn(self._counting(txn)))
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> Any:
+        def counted(fn: Callable[[WriteTxn], Any]) -> Callable[[WriteTxn], Any]:
+            return lambda txn: fn(self._counting(txn))
+
+        return self.inner.write_group([counted(fn) for fn in fns])
+
+    def check_writable(self) -> None:
+        self.inner.check_writable()
+
+    def flush(self, txn_id: int) -> None:
+        self.inner.flush(txn_id)
 
     def commit_id(self) -> int:
         return self.inner.commit_id()

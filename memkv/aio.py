@@ -1,0 +1,284 @@
+"""`AsyncMemory`: `Memory`'s operations as coroutines, for asyncio programs.
+
+Writes are group-committed: each write is queued for the store's writer thread,
+which commits everything queued together with one flush (`memkv.group_commit`); the
+awaiting task resumes once its own write is durable, and the event loop never waits
+for a flush. A transaction function that raises fails only its own caller.
+
+Reads run inline, on the calling task: an LMDB read is a lookup in a memory map that
+never waits for the writer, and costs less than a hand-off to a thread would.
+
+Cancelling a task that awaits a write ends with the write either withdrawn (it never
+runs) or committed: if the writer has already taken it, the cancellation waits the
+moment it takes to commit, then propagates.
+
+>>> import asyncio, memkv.aio
+>>> async def main() -> str:
+...     async with memkv.aio.open(":memory:") as amem:
+...         await amem.store("user/name", "Ada")
+...         entry = await amem.get("user/name")
+...         return entry.content
+>>> asyncio.run(main())
+'Ada'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, Unpack
+
+import memkv
+from memkv.backends.base import Backend, Outcome
+from memkv.entry import CORE, MemoryEntry
+from memkv.memory import Entries, KeyList, Memory, Problems, Reader, Transaction
+from memkv.settings import OpenOptions
+
+R = TypeVar("R")
+
+__all__ = ["AsyncMemory", "open"]
+
+
+def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> AsyncMemory:  # noqa: A001
+    """Open the store at ``path`` as `memkv.open` does, for asyncio.
+
+    Raises:
+        InvalidArgument, StoreUnavailable: as `memkv.open`.
+    """
+    return AsyncMemory(memkv.open(path, **options))
+
+
+class _Waiter:
+    """The writer thread's callback for one queued write: hands its outcome to the
+    future its task awaits (through the loop's inbox)."""
+
+    __slots__ = ("future", "inbox")
+
+    def __init__(self, inbox: _LoopInbox, future: asyncio.Future[Any]) -> None:
+        self.inbox = inbox
+        self.future = future  # replaced if the task is cancelled while it commits
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.inbox.deliver(self, outcome)
+
+
+class _LoopInbox:
+    """Outcomes handed from the writer thread to one event loop: a whole group's
+    worth wakes the loop once, not once per write."""
+
+    __slots__ = ("_lock", "_outcomes", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._outcomes: list[tuple[_Waiter, Outcome]] = []
+
+    def deliver(self, waiter: _Waiter, outcome: Outcome) -> None:
+        """From the writer thread."""
+        with self._lock:
+            self._outcomes.append((waiter, outcome))
+            first = len(self._outcomes) == 1
+        if first:
+            with contextlib.suppress(RuntimeError):  # a closed loop: no one is waiting
+                self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        """On the loop."""
+        with self._lock:
+            outcomes, self._outcomes = self._outcomes, []
+        for waiter, (ok, value) in outcomes:
+            future = waiter.future
+            if future.done():  # cancelled
+                continue
+            if ok:
+                future.set_result(value)
+            elif isinstance(value, StopIteration):  # a future cannot hold one
+                future.set_exception(RuntimeError(f"transaction function raised {value!r}"))
+            else:
+                future.set_exception(value)
+
+
+class AsyncMemory:
+    """`Memory`'s operations as coroutines; see the module docstring.
+
+    ``AsyncMemory(memory)`` wraps an open `Memory` (threads using it directly share
+    its group commits); `close` closes it. Usable as an async context manager.
+    """
+
+    __slots__ = ("_inbox", "_inboxes", "_memory")
+
+    def __init__(self, memory: Memory) -> None:
+        self._memory = memory
+        self._inbox: _LoopInbox | None = None  # of the loop last seen: the usual one
+        self._inboxes: dict[asyncio.AbstractEventLoop, _LoopInbox] = {}
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    @property
+    def memory(self) -> Memory:
+        """The `Memory` underneath, for use from threads."""
+        return self._memory
+
+    @property
+    def backend(self) -> Backend:
+        return self._memory.backend
+
+    @property
+    def closed(self) -> bool:
+        return self._memory.closed
+
+    async def close(self) -> None:
+        """Wait for the writes already queued to commit, then close the store. Later
+        calls raise `StoreClosed`; repeated calls do nothing."""
+        await asyncio.to_thread(self._memory.close)
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<memkv.aio.AsyncMemory over {self._memory!r}>"
+
+    async def health_check(self) -> bool:
+        """See `Memory.health_check`."""
+        return self._memory.health_check()
+
+    # -- transactions ----------------------------------------------------------------
+
+    async def transact(self, fn: Callable[[Transaction], R]) -> R:
+        """Run ``fn(tx)`` atomically, as `Memory.transact` does, group-committed with
+        the other writes waiting; return its result once it is durable.
+
+        ``fn`` runs on the writer thread: it must not await, and (as ever) must have
+        no effects outside ``tx``.
+
+        Raises:
+            Whatever ``fn`` raises; StoreClosed, ReadOnlyStore, NestedTransaction,
+            StorageFull, BackendError.
+        """
+        loop = asyncio.get_running_loop()
+        inbox = self._inbox
+        if inbox is None or inbox.loop is not loop:
+            inbox = self._inbox_of(loop)
+        waiter = _Waiter(inbox, loop.create_future())
+        pending = self._memory.submit(fn, waiter)
+        try:
+            return await waiter.future  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            if pending.outcome is None and not self._memory.withdraw(pending):
+                # The writer has taken it: wait the moment it takes to commit, so
+                # that the cancelled task ends with the write durable or absent.
+                waiter.future = loop.create_future()
+                await _until_done(waiter.future)
+            raise
+
+    def _inbox_of(self, loop: asyncio.AbstractEventLoop) -> _LoopInbox:
+        inbox = self._inboxes.get(loop)
+        if inbox is None:
+            for old in [old for old in self._inboxes if old.is_closed()]:
+                del self._inboxes[old]
+            inbox = self._inboxes[loop] = _LoopInbox(loop)
+        self._inbox = inbox
+        return inbox
+
+    async def snapshot(self, fn: Callable[[Reader], R]) -> R:
+        """Run ``fn(view)`` on one consistent snapshot; see `Memory.snapshot`."""
+        return self._memory.snapshot(fn)
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def store(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry[Any]:
+        """Store ``content`` at ``key`` (insert or replace); see `Memory.store`."""
+        return await self.transact(lambda tx: tx.store(key, content, category, session_id))
+
+    async def insert(
+        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+    ) -> MemoryEntry[Any]:
+        """Store ``content`` at ``key`` only if absent; see `Memory.insert`.
+
+        Raises:
+            Conflict: the key is present; the stored entry is left untouched.
+        """
+        return await self.transact(lambda tx: tx.insert(key, content, category, session_id))
+
+    async def forget(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it was there. See `Memory.forget`."""
+        return await self.transact(lambda tx: tx.forget(key))
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        """The entry at ``key``, or ``None`` if absent; see `Memory.get`."""
+        return self._memory.get(key, type)
+
+    async def list(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+        type: Any = None,  # noqa: A002 - the API's name
+    ) -> Entries:
+        """Entries in key order, filtered and paged; see `Memory.list`."""
+        return self._memory.list(
+            category,
+            session_id,
+            prefix=prefix,
+            limit=limit,
+            after=after,
+            reverse=reverse,
+            type=type,
+        )
+
+    async def keys(
+        self,
+        category: str | None = None,
+        session_id: str | None = None,
+        *,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+    ) -> KeyList:
+        """Keys in key order, filtered and paged; see `Memory.keys`."""
+        return self._memory.keys(
+            category, session_id, prefix=prefix, limit=limit, after=after, reverse=reverse
+        )
+
+    async def count(self, category: str | None = None, session_id: str | None = None) -> int:
+        """How many entries there are; see `Memory.count`."""
+        return self._memory.count(category, session_id)
+
+    async def categories(self) -> dict[str, int]:
+        """The categories in use with their entry counts."""
+        return self._memory.categories()
+
+    async def sessions(self) -> dict[str, int]:
+        """The session ids in use with their entry counts."""
+        return self._memory.sessions()
+
+    async def verify(self) -> Problems:
+        """See `Memory.verify`; it reads the whole store, so it runs in a thread."""
+        return await asyncio.to_thread(self._memory.verify)
+
+
+async def _until_done(future: asyncio.Future[Any]) -> None:
+    """Wait for ``future`` to be settled, through any further cancellations; its
+    outcome is dropped (the caller was cancelled)."""
+    while not future.done():
+        try:
+            await asyncio.wait((future,))
+        except asyncio.CancelledError:
+            continue
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it as forgotten
