@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import memkv
-from sop_audit import operations
-from sop_audit.keys import run_key
+from sop_audit import operations, reporting
 from sop_audit.types import (
     SopAuditEvent,
     SopAuditEventKind,
@@ -15,10 +12,7 @@ from sop_audit.types import (
     SopRunStatus,
     SopStepResult,
     StaleSweepReport,
-    now_iso8601,
 )
-
-log = logging.getLogger("sop_audit")
 
 DEFAULT_PAGE: int = 100
 
@@ -39,10 +33,7 @@ class SopAuditLogger:
 
     def log_run_start(self, run: SopRun) -> None:
         """Record the start of a run (its record, indexes, a timeline event)."""
-        if self.memory.transact(
-            lambda tx: operations.log_run(tx, run, SopAuditEventKind.RUN_STARTED)
-        ):
-            log.info("SOP audit: run %s started for %r", run.run_id, run.sop_name)
+        self._log_run(run, SopAuditEventKind.RUN_STARTED)
 
     def log_step_result(self, run_id: str, result: SopStepResult) -> None:
         """Record a step result under the run (one per step number; a later result
@@ -51,10 +42,7 @@ class SopAuditLogger:
 
     def log_run_complete(self, run: SopRun) -> None:
         """Record the run's final state."""
-        if self.memory.transact(
-            lambda tx: operations.log_run(tx, run, SopAuditEventKind.RUN_COMPLETED)
-        ):
-            log.info("SOP audit: run %s finished with status %s", run.run_id, run.status)
+        self._log_run(run, SopAuditEventKind.RUN_COMPLETED)
 
     def log_approval(self, run: SopRun, step_number: int) -> None:
         """Record an operator's approval of a step (with the run as it was)."""
@@ -68,9 +56,16 @@ class SopAuditLogger:
         """Record that a timed-out approval gate was held for a human (fail-safe)."""
         self._decision(run, step_number, SopAuditEventKind.TIMEOUT_HELD)
 
+    def _log_run(self, run: SopRun, kind: SopAuditEventKind) -> None:
+        reporting.run_logged(
+            run, kind, self.memory.transact(lambda tx: operations.log_run(tx, run, kind))
+        )
+
     def _decision(self, run: SopRun, step_number: int, kind: SopAuditEventKind) -> None:
-        if self.memory.transact(lambda tx: operations.log_decision(tx, run, step_number, kind)):
-            log.info("SOP audit: run %s step %d: %s", run.run_id, step_number, kind)
+        changed = self.memory.transact(
+            lambda tx: operations.log_decision(tx, run, step_number, kind)
+        )
+        reporting.decision_logged(run, step_number, kind, changed)
 
     def get_run(self, run_id: str) -> SopRun | None:
         """The stored run, or ``None``.
@@ -79,14 +74,7 @@ class SopAuditLogger:
             memkv.CorruptRecord: the record cannot be read (names the key); never
                 taken for an absent run.
         """
-        key = run_key(run_id)
-        try:
-            found = self.memory.get(key, type=SopRun)
-        except memkv.TypeMismatch as exc:
-            raise memkv.CorruptRecord(
-                f"run record {key!r} is not a SopRun: {exc}", key=key
-            ) from exc
-        return None if found is None else found.content
+        return operations.read_run(self.memory, run_id)
 
     def list_runs(self) -> list[str]:
         """Every run id, in run_id order (ids, not storage keys)."""
@@ -106,19 +94,7 @@ class SopAuditLogger:
         read. Reads only the in-flight runs (an index by status), in one
         transaction: each run is checked again and marked, or not, as a whole. A
         corrupt run is logged, reported and skipped: the sweep goes on."""
-        at = completed_at or now_iso8601()
-        report = self.memory.transact(lambda tx: operations.sweep(tx, at))
-        for run_id in report.corrupt:
-            log.error("SOP recovery: run %s cannot be read; left as it is", run_id)
-        for run_id in report.marked:
-            log.warning(
-                "SOP recovery: run %s was interrupted by a restart: marked Failed "
-                "(retry is a manual action)",
-                run_id,
-            )
-        if report.marked:
-            log.info("SOP recovery: marked %d interrupted run(s) Failed", len(report.marked))
-        return report
+        return reporting.swept(self.memory.transact(lambda tx: operations.sweep(tx, completed_at)))
 
     def list_steps(self, run_id: str) -> list[SopStepResult]:
         """The run's step results in step order (step 10 after step 9)."""

@@ -8,7 +8,7 @@ nothing (no new timeline event either).
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import memkv
 from memkv.keys import decode_cursor, encode_cursor, unpack
@@ -40,7 +40,14 @@ _NO_STEP: Final = -1  # decision keys need a step number; the seed's are per ste
 _RUN_ID: Final = (str,)  # the shape of a run listing's cursor
 
 
-def read_run(view: memkv.Reader, run_id: str) -> SopRun | None:
+class Gets(Protocol):
+    """What reads a record: a read view, a transaction, or a `memkv.Memory` itself
+    (whose ``get`` is served by its read cache)."""
+
+    def get(self, key: str, type: Any = None) -> memkv.MemoryEntry[Any] | None: ...  # noqa: A002
+
+
+def read_run(view: Gets, run_id: str) -> SopRun | None:
     """The stored run, or ``None``.
 
     Raises:
@@ -50,7 +57,7 @@ def read_run(view: memkv.Reader, run_id: str) -> SopRun | None:
     return run
 
 
-def _typed(view: memkv.Reader, key: str, record_type: type) -> Any:
+def _typed(view: Gets, key: str, record_type: type) -> Any:
     """The content at ``key`` decoded as ``record_type``; a record of another shape
     under an audit key is corruption, not a caller's mistake."""
     try:
@@ -128,9 +135,11 @@ def fail_if_interrupted(tx: memkv.Transaction, run_id: str, completed_at: str) -
     return log_run(tx, failed, SopAuditEventKind.MARKED_STALE)
 
 
-def sweep(tx: memkv.Transaction, completed_at: str) -> StaleSweepReport:
-    """Fail every interrupted run (see `fail_if_interrupted`); a run whose record
-    cannot be read is reported and skipped, not fatal."""
+def sweep(tx: memkv.Transaction, completed_at: str | None) -> StaleSweepReport:
+    """Fail every interrupted run (see `fail_if_interrupted`), setting
+    ``completed_at`` (now, unless given) where unset; a run whose record cannot be
+    read is reported and skipped, not fatal."""
+    completed_at = completed_at or now_iso8601()
     marked: list[str] = []
     corrupt: list[str] = []
     for run_id in interrupted_run_ids(tx):

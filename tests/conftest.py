@@ -3,6 +3,7 @@ conformance suite (adding a backend means adding it to `BACKENDS`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,3 +45,16 @@ def memory(backend_name: str, tmp_path: Path) -> Iterator[memkv.Memory]:
     mem = open_backend(backend_name, tmp_path)
     yield mem
     mem.close()
+
+
+@pytest.fixture(params=("sync", "async"))
+def flavour(request: pytest.FixtureRequest) -> str:
+    """A domain class, or its async twin driven by `tests.twins.Blocking`."""
+    return str(request.param)
+
+
+@pytest.fixture
+def runner() -> Iterator[asyncio.Runner]:
+    """An event loop for `tests.twins.Blocking`."""
+    with asyncio.Runner() as loop_runner:
+        yield loop_runner

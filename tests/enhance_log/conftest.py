@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import memkv
 from enhance_log import EnhanceLogEntry, MemoryEnhanceLogStore, VerdictSummary
+from enhance_log.aio import AsyncEnhanceLogStore
+from memkv.aio import AsyncMemory
 from tests.conftest import open_backend
+from tests.twins import Blocking
 
 
 def mk_entry(issue: str, blueprint: str, ts: int, **changes: object) -> EnhanceLogEntry:
@@ -29,7 +34,13 @@ def mk_entry(issue: str, blueprint: str, ts: int, **changes: object) -> EnhanceL
 
 
 @pytest.fixture
-def log(backend_name: str, tmp_path: Path) -> Iterator[MemoryEnhanceLogStore]:
+def log(
+    backend_name: str, tmp_path: Path, flavour: str, runner: asyncio.Runner
+) -> Iterator[MemoryEnhanceLogStore]:
+    """The class on each backend, and its async twin (through `Blocking`)."""
     mem: memkv.Memory = open_backend(backend_name, tmp_path)
-    yield MemoryEnhanceLogStore(mem)
+    if flavour == "sync":
+        yield MemoryEnhanceLogStore(mem)
+    else:
+        yield cast(MemoryEnhanceLogStore, Blocking(AsyncEnhanceLogStore(AsyncMemory(mem)), runner))
     mem.close()

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import memkv
 from job_journal import JobJournal, WalEvent, WalEventType
+from job_journal.aio import AsyncJobJournal
+from memkv.aio import AsyncMemory
 from tests.conftest import open_backend
+from tests.twins import Blocking
 
 
 def event(
@@ -20,7 +25,13 @@ def event(
 
 
 @pytest.fixture
-def journal(backend_name: str, tmp_path: Path) -> Iterator[JobJournal]:
+def journal(
+    backend_name: str, tmp_path: Path, flavour: str, runner: asyncio.Runner
+) -> Iterator[JobJournal]:
+    """The class on each backend, and its async twin (through `Blocking`)."""
     mem: memkv.Memory = open_backend(backend_name, tmp_path)
-    yield JobJournal(mem)
+    if flavour == "sync":
+        yield JobJournal(mem)
+    else:
+        yield cast(JobJournal, Blocking(AsyncJobJournal(AsyncMemory(mem)), runner))
     mem.close()

@@ -6,7 +6,10 @@ so that a parent that kills it knows exactly what was acknowledged.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,9 +17,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import memkv
 
+_say_lock = threading.Lock()
+
 
 def say(*parts: object) -> None:
-    print(*parts, flush=True)
+    """Print one line at once (writers on several threads share stdout)."""
+    line = " ".join(map(str, parts)) + "\n"
+    with _say_lock:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def crash_writer(path: str, durability: str, cycle: str) -> None:
@@ -128,7 +137,82 @@ def stores(path: str, durability: str, count: str) -> None:
         say("end")
 
 
+class Refused(Exception):
+    """Raised by the group writers' failing transaction functions, after writing."""
+
+
+def group_write(tx: memkv.Transaction, key: str, writer: int, n: int) -> str:
+    """One writer's transaction: a store; every third, a second key in another
+    category; every eleventh, a failure after writing (nothing of it must remain)."""
+    tx.store(key, key, category=f"w{writer % 4}", session_id=f"s{writer % 3}")
+    if n % 3 == 2:
+        tx.store(key + "-b", key, category="pairs")
+    if n % 11 == 10:
+        raise Refused(key)
+    return key
+
+
+def group_writers(path: str, mode: str, cycle: str, writers: str) -> None:
+    """``writers`` concurrent writers (asyncio tasks, or threads) on one store, until
+    killed; each prints ``ok<TAB>key`` once its write returned (durable), or
+    ``refused<TAB>key`` once its failing transaction returned its error."""
+    if mode == "async":
+        import asyncio
+
+        asyncio.run(_async_group_writers(path, cycle, int(writers)))
+    else:
+        _thread_group_writers(path, cycle, int(writers))
+
+
+def _report(key: str, write: Callable[[], object]) -> None:
+    try:
+        write()
+    except Refused:
+        say(f"refused\t{key}")
+    else:
+        say(f"ok\t{key}")
+
+
+async def _async_group_writers(path: str, cycle: str, writers: int) -> None:
+    import asyncio
+
+    import memkv.aio
+
+    amem = memkv.aio.open(path)
+    say("ready")
+
+    async def write_forever(writer: int) -> None:
+        for n in itertools.count():
+            key = f"{cycle}-w{writer:03d}-{n:06d}"
+            try:
+                await amem.transact(functools.partial(group_write, key=key, writer=writer, n=n))
+            except Refused:
+                say(f"refused\t{key}")
+            else:
+                say(f"ok\t{key}")
+
+    await asyncio.gather(*(write_forever(w) for w in range(writers)))
+
+
+def _thread_group_writers(path: str, cycle: str, writers: int) -> None:
+    mem = memkv.open(path)
+    say("ready")
+
+    def write_forever(writer: int) -> None:
+        for n in itertools.count():
+            key = f"{cycle}-w{writer:03d}-{n:06d}"
+            write = functools.partial(group_write, key=key, writer=writer, n=n)
+            _report(key, functools.partial(mem.transact, write))
+
+    threads = [threading.Thread(target=write_forever, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
+    "group-writers": group_writers,
     "crash-writer": crash_writer,
     "writer": writer,
     "store": store,

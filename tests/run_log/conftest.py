@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import memkv
+from memkv.aio import AsyncMemory
 from run_log import MemoryRunLog, RunStatus, WorkflowRun
+from run_log.aio import AsyncRunLog
 from tests.conftest import open_backend
+from tests.twins import Blocking
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -27,7 +32,13 @@ def make_run(
 
 
 @pytest.fixture
-def log(backend_name: str, tmp_path: Path) -> Iterator[MemoryRunLog]:
+def log(
+    backend_name: str, tmp_path: Path, flavour: str, runner: asyncio.Runner
+) -> Iterator[MemoryRunLog]:
+    """The class on each backend, and its async twin (through `Blocking`)."""
     mem: memkv.Memory = open_backend(backend_name, tmp_path)
-    yield MemoryRunLog(mem)
+    if flavour == "sync":
+        yield MemoryRunLog(mem)
+    else:
+        yield cast(MemoryRunLog, Blocking(AsyncRunLog(AsyncMemory(mem)), runner))
     mem.close()

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 import memkv
+from memkv.aio import AsyncMemory
 from sop_audit import (
     SopAuditLogger,
     SopEvent,
@@ -15,7 +18,9 @@ from sop_audit import (
     SopStepStatus,
     SopTriggerSource,
 )
+from sop_audit.aio import AsyncSopAuditLogger
 from tests.conftest import open_backend
+from tests.twins import Blocking
 
 
 def make_run(run_id: str = "run-test-001", **changes: object) -> SopRun:
@@ -55,7 +60,13 @@ def step_result(n: int, **changes: object) -> SopStepResult:
 
 
 @pytest.fixture
-def logger(backend_name: str, tmp_path: Path) -> Iterator[SopAuditLogger]:
+def logger(
+    backend_name: str, tmp_path: Path, flavour: str, runner: asyncio.Runner
+) -> Iterator[SopAuditLogger]:
+    """The class on each backend, and its async twin (through `Blocking`)."""
     mem: memkv.Memory = open_backend(backend_name, tmp_path)
-    yield SopAuditLogger(mem)
+    if flavour == "sync":
+        yield SopAuditLogger(mem)
+    else:
+        yield cast(SopAuditLogger, Blocking(AsyncSopAuditLogger(AsyncMemory(mem)), runner))
     mem.close()
