@@ -25,9 +25,9 @@ moment it takes to commit, then propagates.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, Unpack
 
@@ -36,6 +36,7 @@ from memkv.backends.base import Backend, Outcome
 from memkv.entry import CORE, MemoryEntry
 from memkv.memory import Entries, KeyList, Memory, Problems, Reader, Transaction
 from memkv.settings import OpenOptions
+from memkv.views import PreparedStore
 
 R = TypeVar("R")
 
@@ -69,27 +70,28 @@ class _LoopInbox:
     """Outcomes handed from the writer thread to one event loop: a whole group's
     worth wakes the loop once, not once per write."""
 
-    __slots__ = ("_lock", "_outcomes", "loop")
+    __slots__ = ("_outcomes", "_scheduled", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._lock = threading.Lock()
-        self._outcomes: list[tuple[_Waiter, Outcome]] = []
+        self._outcomes: collections.deque[tuple[_Waiter, Outcome]] = collections.deque()
+        self._scheduled = False  # a `_settle` is due on the loop
 
     def deliver(self, waiter: _Waiter, outcome: Outcome) -> None:
-        """From the writer thread."""
-        with self._lock:
-            self._outcomes.append((waiter, outcome))
-            first = len(self._outcomes) == 1
-        if first:
+        """From the writer thread. Appending before looking at `_scheduled` (which
+        `_settle` clears before it drains) means no outcome is ever left behind."""
+        self._outcomes.append((waiter, outcome))
+        if not self._scheduled:
+            self._scheduled = True
             with contextlib.suppress(RuntimeError):  # a closed loop: no one is waiting
                 self.loop.call_soon_threadsafe(self._settle)
 
     def _settle(self) -> None:
         """On the loop."""
-        with self._lock:
-            outcomes, self._outcomes = self._outcomes, []
-        for waiter, (ok, value) in outcomes:
+        self._scheduled = False
+        outcomes = self._outcomes
+        while outcomes:
+            waiter, (ok, value) = outcomes.popleft()
             future = waiter.future
             if future.done():  # cancelled
                 continue
@@ -196,7 +198,7 @@ class AsyncMemory:
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
     ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace); see `Memory.store`."""
-        return await self.transact(lambda tx: tx.store(key, content, category, session_id))
+        return await self.transact(PreparedStore(key, content, category, session_id))
 
     async def insert(
         self, key: str, content: Any, category: str = CORE, session_id: str | None = None
@@ -206,7 +208,9 @@ class AsyncMemory:
         Raises:
             Conflict: the key is present; the stored entry is left untouched.
         """
-        return await self.transact(lambda tx: tx.insert(key, content, category, session_id))
+        return await self.transact(
+            PreparedStore(key, content, category, session_id, only_if_absent=True)
+        )
 
     async def forget(self, key: str) -> bool:
         """Remove ``key``; ``True`` if it was there. See `Memory.forget`."""

@@ -6,8 +6,12 @@
                                   --prefix or --parts, --limit, --after, --reverse)
     memkv verify PATH             indexes agree with entries? (exit 1 if not)
     memkv demo [--path PATH]      an end-to-end demo on a real LMDB store
+    memkv bench [options]         write throughput here, beside raw py-lmdb
+                                  (--durability, --value-size, --batch,
+                                  --concurrency 1,8,64, --transactions,
+                                  --store-size, --systems, --rounds, --dir)
 
-Every command but ``demo`` opens the store read-only; ``--json`` prints JSON for
+Every command but ``demo`` and ``bench`` opens the store read-only; ``--json`` prints JSON for
 scripts. Errors go to stderr with exit status 1 (2 for bad usage).
 """
 
@@ -15,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 import memkv
+from memkv import bench
 from memkv.demo import run_demo
 from memkv.keys import describe, pack
 
@@ -82,7 +89,39 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the end-to-end demo on a real LMDB store")
     demo.add_argument("--path", help="where to create the store (default: a new temp dir)")
     demo.set_defaults(command=_demo)
+
+    bench = commands.add_parser(
+        "bench", help="measure write throughput here, beside raw py-lmdb doing the same"
+    )
+    bench.add_argument("--durability", choices=[level.value for level in memkv.Durability])
+    bench.add_argument("--value-size", type=int, default=200, help="characters per record")
+    bench.add_argument("--batch", type=int, default=1, help="records per transaction")
+    bench.add_argument(
+        "--concurrency", type=_int_list, default=[1, 8, 64], help="writers at once, e.g. 1,8,64"
+    )
+    bench.add_argument("--transactions", type=int, default=2000, help="per run (default 2000)")
+    bench.add_argument("--store-size", type=int, default=10_000, help="records stored first")
+    bench.add_argument(
+        "--systems",
+        type=lambda text: text.split(","),
+        default=["async", "threads", "raw", "raw-group"],
+        help="of async, threads, raw, raw-group (default: all)",
+    )
+    bench.add_argument("--rounds", type=int, default=1, help="runs per point (the median shown)")
+    bench.add_argument("--dir", help="where to create the stores (default: a new temp dir)")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    bench.set_defaults(command=_bench)
     return parser
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"concurrency must be at least 1: {text!r}")
+    return values
 
 
 def _open_readonly(path: str) -> memkv.Memory:
@@ -184,6 +223,35 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.path)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    workload = bench.Workload(
+        durability=memkv.Durability(args.durability or memkv.DEFAULT_SETTINGS.durability),
+        value_size=args.value_size,
+        batch=args.batch,
+        transactions=args.transactions,
+        store_size=args.store_size,
+    )
+    with tempfile.TemporaryDirectory(prefix="memkv-bench-", dir=args.dir) as directory:
+        if not args.json:
+            print(
+                f"{workload.durability.value} writes of {workload.batch} x {workload.value_size}"
+                f"-character record(s), {workload.transactions} transactions per run, into "
+                f"stores of {workload.store_size} records under {directory}",
+                file=sys.stderr,
+            )
+        systems = bench.open_systems(Path(directory), workload, args.systems)
+        try:
+            results = bench.measure(systems, args.concurrency, args.rounds)
+        finally:
+            for system in systems:
+                system.close()
+    if args.json:
+        _print_json(bench.describe_results(results))
+    else:
+        print(bench.table(results))
+    return 0
 
 
 def _is_int(text: str) -> bool:

@@ -142,20 +142,34 @@ class GroupCommitter:
         return pending.result()
 
     def _lead_until_committed(self, mine: Pending) -> None:
-        """Commit groups until ``mine`` is committed; pass leadership on; then make
-        the last group durable."""
+        """Commit groups until ``mine`` is committed, then make that group durable
+        (see `_hand_over_if_queued`) and pass leadership on."""
+        handed = False
         try:
             while True:
                 batch = self._commit_next_group()
                 if mine.outcome is not None:
                     break
                 self._finish(batch)
-        finally:
             with self._lock:
-                self._pass_leadership()
-        self._finish(batch)
+                handed = self._hand_over_if_queued()
+            self._finish(batch)
+        finally:
+            if not handed:
+                with self._lock:
+                    self._pass_leadership()
         if batch.interrupt is not None:
             raise batch.interrupt
+
+    def _hand_over_if_queued(self) -> bool:
+        """With the lock held, a group just committed and not yet flushed: if others
+        wait already, hand them leadership, so that their group commits during the
+        flush (``True``). If none waits, keep it (``False``): writers arriving during
+        the flush then wait for it and commit together after, one larger group."""
+        if not self._queue:
+            return False
+        self._pass_leadership()
+        return True
 
     def _pass_leadership(self) -> None:
         """With the lock held: hand leadership to the oldest waiter, or let it go."""
@@ -257,8 +271,8 @@ class GroupCommitter:
                 self._writers.remove(threading.current_thread())
 
     def _lead_when_asked(self) -> bool:
-        """A writer thread: wait for leadership, commit one group, pass leadership
-        on, make the group durable. ``False`` once closed with nothing to lead."""
+        """A writer thread: wait for leadership; lead (see `_hand_over_if_queued`)
+        until nothing waits. ``False`` once closed with nothing to lead."""
         with self._lock:
             self._idle_writers += 1
             while not self._writer_turn and not self._closed:
@@ -267,12 +281,22 @@ class GroupCommitter:
             if not self._writer_turn:
                 return False
             self._writer_turn = False
+        handed = False
         try:
-            batch = self._commit_next_group()
+            while not handed:
+                batch = self._commit_next_group()
+                with self._lock:
+                    handed = self._hand_over_if_queued()
+                self._finish(batch)  # an interrupt here has no caller to go to: dropped
+                if not handed:
+                    with self._lock:
+                        if not self._queue:  # nothing arrived during the flush
+                            self._pass_leadership()
+                            handed = True
         finally:
-            with self._lock:
-                self._pass_leadership()
-        self._finish(batch)  # an interrupt here has no caller to go to: dropped
+            if not handed:
+                with self._lock:
+                    self._pass_leadership()
         return True
 
     # -- closing -----------------------------------------------------------------------

@@ -125,3 +125,66 @@ def test_console_script_and_module(store: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["entries"] == 5
+
+
+def test_bench_measures_every_system(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "bench",
+        "--durability",
+        "unsynced",
+        "--concurrency",
+        "1,4",
+        "--transactions",
+        "40",
+        "--store-size",
+        "300",
+        "--batch",
+        "3",
+        "--dir",
+        str(tmp_path),
+        "--json",
+    )
+    assert code == 0
+    results = json.loads(out)
+    systems = {"memkv async", "memkv threads", "raw LMDB", "raw LMDB group commit"}
+    assert {(r["system"], r["concurrency"]) for r in results} == {
+        (system, c) for system in systems for c in (1, 4)
+    }
+    for result in results:
+        assert result["transactions"] == 40  # 40 shared by 1 or by 4 writers
+        assert result["records"] == 120
+        assert result["seconds"] > 0
+        assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
+    assert list(tmp_path.iterdir()) == []  # the stores are removed
+
+
+def test_bench_table_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "bench",
+        "--concurrency",
+        "2",
+        "--transactions",
+        "10",
+        "--store-size",
+        "0",
+        "--systems",
+        "async,raw",
+        "--dir",
+        str(tmp_path),
+    )
+    assert code == 0
+    assert "durable writes" in err
+    rows = out.splitlines()
+    assert rows[0].split()[:2] == ["system", "writers"]
+    assert [row.split()[0:2] for row in rows[1:]] == [["memkv", "async"], ["raw", "LMDB"]]
+    assert rows[2].endswith("1.00x")  # raw LMDB is the anchor of its own row
+    code, _, err = run(capsys, "bench", "--systems", "async,postgres", "--dir", str(tmp_path))
+    assert code == 1
+    assert "postgres" in err
+    code, _, err = run(capsys, "bench", "--batch", "0", "--dir", str(tmp_path))
+    assert code == 1
+    assert "batch must be at least 1" in err
+    with pytest.raises(SystemExit):
+        main(["bench", "--concurrency", "0"])
