@@ -161,7 +161,8 @@ def reads(directory: Path, entries: int, samples: int, calls: int) -> dict[str, 
     ``entries`` records."""
     systems = bench_core.load_all(directory, entries)
     try:
-        cold = [random.Random(3).randrange(entries) for _ in range(100_000)]
+        rng = random.Random(3)
+        cold = [rng.randrange(entries) for _ in range(100_000)]
         figures = {
             "get, random keys (per get)": bench_core.bench_get(systems, cold, samples),
             "list(category) of 1,000 (per entry)": bench_core.bench_list(systems, entries, calls),
