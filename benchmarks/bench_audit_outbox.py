@@ -39,7 +39,7 @@ from audit_outbox import (
 from benchmarks.common import RESULTS, Figures, Target, percentiles, report, workdir
 
 AGENT, SESSION = uuid.UUID(int=1), uuid.UUID(int=2)
-THREADED = "memkv publish (buffer write on a thread: the default)"
+THREADED = "memkv publish (buffer write by the group commit: the default)"
 INLINE = "memkv publish (buffer write inline)"
 RAW = "raw LMDB durable put"
 BUFFERED = "publish, sink down (buffered)"
