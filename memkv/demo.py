@@ -3,6 +3,7 @@ LMDB store, printing what it stores and what it reads back."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import tempfile
@@ -12,6 +13,7 @@ from typing import Final
 import msgspec
 
 import memkv
+import memkv.aio
 from memkv.keys import describe, pack
 
 DOMAIN_PACKAGES: Final = ("sop_audit", "enhance_log", "run_log", "job_journal", "audit_outbox")
@@ -32,6 +34,7 @@ def run_demo(path: str | None = None) -> int:
         _core_memories(mem)
         _session_notes(mem)
         _transactions(mem)
+        _group_commit(mem)
         _domain_packages(mem)
     print("\n== reopening the store: everything above is on disk")
     with memkv.open(directory, readonly=True) as mem:
@@ -95,6 +98,20 @@ def _transactions(mem: memkv.Memory) -> None:
         mem.transact(failing)
     except RuntimeError as exc:
         print(f"   a transaction that raised ({exc}) left nothing: get -> {mem.get('fact/oops')}")
+
+
+def _group_commit(mem: memkv.Memory) -> None:
+    print("\n-- asyncio: 64 sessions writing at once share commits (memkv.aio)")
+    amem = memkv.aio.AsyncMemory(mem)
+
+    async def sessions() -> int:
+        before = mem.backend.commit_id()
+        turns = [amem.store(pack(("turn", n)), n, memkv.CONVERSATION) for n in range(64)]
+        await asyncio.gather(*turns)
+        return mem.backend.commit_id() - before
+
+    commits = asyncio.run(sessions())
+    print(f"   64 durable stores, each awaited until on disk, took {commits} commit(s)")
 
 
 def _domain_packages(mem: memkv.Memory) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,9 +106,12 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "indexes agree with entries" in out
     with memkv.open(path, readonly=True) as mem:
         assert mem.count("core") == 3
-        assert mem.count("conversation") == 3
+        assert mem.count("conversation") == 3 + 64
         assert mem.get("fact/ship-date") is not None
         assert mem.verify() == []
+    shared = re.search(r"64 durable stores, each awaited until on disk, took (\d+) commit", out)
+    assert shared is not None
+    assert 1 <= int(shared.group(1)) < 64
     assert "enhance_log" in out  # each domain package shows itself
 
 
