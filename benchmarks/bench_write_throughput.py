@@ -70,7 +70,26 @@ TARGETS = {
 }
 
 
-class SqliteSystem:
+class ThreadedPeer:
+    """A peer written from threads, one `_write` of a transaction's keys each."""
+
+    name: str
+    workload: Workload
+
+    def _write(self, keys: list[str]) -> None:
+        raise NotImplementedError
+
+    def run(self, run: int, concurrency: int) -> Result:
+        keys = self.workload.run_keys(run, concurrency)
+        seconds, latencies = run_threads(
+            concurrency,
+            self.workload.per_writer(concurrency),
+            lambda writer, n: self._write(keys[writer][n]),
+        )
+        return bench.measured(self.name, self.workload, concurrency, seconds, latencies)
+
+
+class SqliteSystem(ThreadedPeer):
     """SQLite as the module docstring describes."""
 
     def __init__(self, path: Path, workload: Workload, synchronous: str) -> None:
@@ -95,20 +114,11 @@ class SqliteSystem:
             self.db.executemany("INSERT OR REPLACE INTO memories VALUES (?, ?, ?)", rows)
             self.db.execute("COMMIT")
 
-    def run(self, run: int, concurrency: int) -> Result:
-        keys = self.workload.run_keys(run, concurrency)
-        seconds, latencies = run_threads(
-            concurrency,
-            self.workload.per_writer(concurrency),
-            lambda writer, n: self._write(keys[writer][n]),
-        )
-        return bench.measured(self.name, self.workload, concurrency, seconds, latencies)
-
     def close(self) -> None:
         self.db.close()
 
 
-class DiskcacheSystem:
+class DiskcacheSystem(ThreadedPeer):
     """diskcache with its defaults, written from threads."""
 
     def __init__(self, path: Path, workload: Workload) -> None:
@@ -128,15 +138,6 @@ class DiskcacheSystem:
         with self.cache.transact():
             for key in keys:
                 self.cache.set(key, raw_record(key.encode(), content))
-
-    def run(self, run: int, concurrency: int) -> Result:
-        keys = self.workload.run_keys(run, concurrency)
-        seconds, latencies = run_threads(
-            concurrency,
-            self.workload.per_writer(concurrency),
-            lambda writer, n: self._write(keys[writer][n]),
-        )
-        return bench.measured(self.name, self.workload, concurrency, seconds, latencies)
 
     def close(self) -> None:
         self.cache.close()

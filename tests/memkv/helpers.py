@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 import memkv
-from memkv.backends.base import Table
+from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 
 E = TypeVar("E", bound=BaseException)
 
@@ -95,3 +95,39 @@ def raises_naming(exc_type: type[E], needle: str, fn: Callable[[], object]) -> E
         fn()
     assert needle in str(raised.value), f"{needle!r} not named in {str(raised.value)!r}"
     return raised.value
+
+
+class DelegatingBackend(Backend):
+    """Another backend, every call passed on: subclasses override what they watch."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
+
+    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+        return self.inner.read(fn)
+
+    def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
+        return self.inner.write_group(fns)
+
+    def check_writable(self) -> None:
+        self.inner.check_writable()
+
+    def flush(self, txn_id: int) -> None:
+        self.inner.flush(txn_id)
+
+    def commit_id(self) -> int:
+        return self.inner.commit_id()
+
+    def stats(self) -> dict[str, Any]:
+        return self.inner.stats()
+
+    def health_check(self) -> bool:
+        return self.inner.health_check()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 import memkv
 import memkv.aio
 from memkv.aio import AsyncMemory
-from memkv.backends.base import Backend, Outcome, ReadTxn, T, WriteTxn
+from memkv.backends.base import Backend, Outcome, WriteTxn
 from tests.conftest import BACKENDS, open_backend
+from tests.memkv.helpers import DelegatingBackend
 
 
 @pytest.fixture
@@ -241,12 +242,11 @@ def test_errors_keep_their_type(amemory: AsyncMemory) -> None:
 # -- the event loop never waits for the disk ------------------------------------------------
 
 
-class ThreadRecordingBackend(Backend):
+class ThreadRecordingBackend(DelegatingBackend):
     """Another backend, noting the threads that commit and flush."""
 
     def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
+        super().__init__(inner)
         self.writing_threads: set[int] = set()
 
     def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
@@ -256,28 +256,6 @@ class ThreadRecordingBackend(Backend):
     def flush(self, txn_id: int) -> None:
         self.writing_threads.add(threading.get_ident())
         self.inner.flush(txn_id)
-
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
-        return self.inner.read(fn)
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()
-
-    def commit_id(self) -> int:
-        return self.inner.commit_id()
-
-    def stats(self) -> dict[str, Any]:
-        return self.inner.stats()
-
-    def health_check(self) -> bool:
-        return self.inner.health_check()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
 
 
 def test_no_commit_or_flush_runs_on_the_event_loop(memory: memkv.Memory) -> None:

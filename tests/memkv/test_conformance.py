@@ -14,7 +14,7 @@ import memkv
 from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
 from memkv.keys import MAX_KEY_BYTES, pack
 from tests.conftest import BACKENDS, open_backend
-from tests.memkv.helpers import snapshot
+from tests.memkv.helpers import DelegatingBackend, snapshot
 
 
 class Note(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,12 +266,11 @@ def test_list_of_packed_keys_follows_tuple_order(memory: memkv.Memory) -> None:
     assert [e.content for e in steps] == [1, 2, 9, 10]
 
 
-class CountingBackend(Backend):
+class CountingBackend(DelegatingBackend):
     """Passes everything to a real backend, counting the items scans return."""
 
     def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
+        super().__init__(inner)
         self.scanned = 0
 
     def _counting(self, txn: Any) -> Any:
@@ -297,28 +296,6 @@ class CountingBackend(Backend):
             return lambda txn: fn(self._counting(txn))
 
         return self.inner.write_group([counted(fn) for fn in fns])
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()
-
-    def flush(self, txn_id: int) -> None:
-        self.inner.flush(txn_id)
-
-    def commit_id(self) -> int:
-        return self.inner.commit_id()
-
-    def stats(self) -> dict[str, Any]:
-        return self.inner.stats()
-
-    def health_check(self) -> bool:
-        return self.inner.health_check()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
 
 
 def test_list_cost_follows_what_it_returns_not_the_store_size(memory: memkv.Memory) -> None:

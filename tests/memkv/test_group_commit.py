@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memkv
-from memkv.backends.base import Backend, Outcome, ReadTxn, T, WriteTxn
+from memkv.backends.base import Outcome, WriteTxn
 from tests.conftest import BACKENDS, open_backend
-from tests.memkv.helpers import run_then_kill
+from tests.memkv.helpers import DelegatingBackend, run_then_kill
 
 # -- committing a list of functions as one group ------------------------------------------
 
@@ -291,14 +291,11 @@ def test_an_interrupt_in_the_leader_fails_its_group_and_not_the_next(
     assert memory.count() == 4
 
 
-class FailingBackend(Backend):
+class FailingBackend(DelegatingBackend):
     """Another backend, whose next group commit, or next flush, fails."""
 
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
-        self.fail_commit = False
-        self.fail_flush = False
+    fail_commit = False
+    fail_flush = False
 
     def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
         if self.fail_commit:
@@ -311,28 +308,6 @@ class FailingBackend(Backend):
             self.fail_flush = False
             raise memkv.BackendError("the flush failed (for the test)")
         self.inner.flush(txn_id)
-
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
-        return self.inner.read(fn)
-
-    def check_writable(self) -> None:
-        self.inner.check_writable()
-
-    def commit_id(self) -> int:
-        return self.inner.commit_id()
-
-    def stats(self) -> dict[str, Any]:
-        return self.inner.stats()
-
-    def health_check(self) -> bool:
-        return self.inner.health_check()
-
-    def close(self) -> None:
-        self.inner.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.inner.closed
 
 
 @pytest.mark.parametrize("failure", ["commit", "flush"])
