@@ -56,11 +56,12 @@ class _Waiter:
     """The writer thread's callback for one queued write: hands its outcome to the
     future its task awaits (through the loop's inbox)."""
 
-    __slots__ = ("future", "inbox")
+    __slots__ = ("future", "inbox", "settled")
 
     def __init__(self, inbox: _LoopInbox, future: asyncio.Future[Any]) -> None:
         self.inbox = inbox
         self.future = future  # replaced if the task is cancelled while it commits
+        self.settled = False  # the outcome reached the loop (set there, read there)
 
     def __call__(self, outcome: Outcome) -> None:
         self.inbox.deliver(self, outcome)
@@ -92,6 +93,7 @@ class _LoopInbox:
         outcomes = self._outcomes
         while outcomes:
             waiter, (ok, value) = outcomes.popleft()
+            waiter.settled = True
             future = waiter.future
             if future.done():  # cancelled
                 continue
@@ -172,9 +174,10 @@ class AsyncMemory:
         try:
             return await waiter.future  # type: ignore[no-any-return]
         except asyncio.CancelledError:
-            if pending.outcome is None and not self._memory.withdraw(pending):
-                # The writer has taken it: wait the moment it takes to commit, so
-                # that the cancelled task ends with the write durable or absent.
+            if not waiter.settled and not self._memory.withdraw(pending):
+                # The writer has taken it: wait the moment it takes to commit and
+                # flush, so that the cancelled task ends with the write durable or
+                # absent (the outcome, not yet on the loop, will settle this future).
                 waiter.future = loop.create_future()
                 await _until_done(waiter.future)
             raise

@@ -145,9 +145,11 @@ class GroupCommitter:
         """Commit groups until ``mine`` is committed, then make that group durable
         (see `_hand_over_if_queued`) and pass leadership on."""
         handed = False
+        interrupt: BaseException | None = None  # one in this thread is re-raised here
         try:
             while True:
                 batch = self._commit_next_group()
+                interrupt = interrupt or batch.interrupt
                 if mine.outcome is not None:
                     break
                 self._finish(batch)
@@ -158,8 +160,8 @@ class GroupCommitter:
             if not handed:
                 with self._lock:
                     self._pass_leadership()
-        if batch.interrupt is not None:
-            raise batch.interrupt
+        if interrupt is not None:
+            raise interrupt
 
     def _hand_over_if_queued(self) -> bool:
         """With the lock held, a group just committed and not yet flushed: if others

@@ -111,7 +111,10 @@ class Memory:
         ``tx`` offers this class's operations. Everything ``fn`` writes commits
         together when it returns, or not at all if it raises (the exception
         propagates). ``fn`` may be called more than once (a backend may retry), so
-        it must have no side effects outside ``tx``.
+        it must have no side effects outside ``tx``. While another thread is
+        committing, ``fn`` waits and then commits in one group with the others that
+        waited (possibly run by another thread): it sees their writes, made before
+        its own, and returns once the group is durable.
 
         Raises:
             Whatever ``fn`` raises; StoreClosed, ReadOnlyStore, NestedTransaction,
