@@ -6,6 +6,8 @@
                                   --prefix or --parts, --limit, --after, --reverse)
     memkv verify PATH             indexes agree with entries? (exit 1 if not)
     memkv demo [--path PATH]      an end-to-end demo on a real LMDB store
+    memkv hypothesis PATH         the keys of a hypothesis example database in the
+                                  store, with their example counts and sizes
     memkv bench [options]         write throughput here, beside raw py-lmdb
                                   (--durability, --value-size, --batch,
                                   --concurrency 1,8,64, --transactions,
@@ -89,6 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the end-to-end demo on a real LMDB store")
     demo.add_argument("--path", help="where to create the store (default: a new temp dir)")
     demo.set_defaults(command=_demo)
+
+    examples = commands.add_parser(
+        "hypothesis", help="the keys of a hypothesis example database, with counts and sizes"
+    )
+    examples.add_argument("path")
+    examples.add_argument("--name", default="examples", help="the database's name in the store")
+    examples.add_argument("--json", action="store_true", help="print JSON")
+    examples.set_defaults(command=_hypothesis)
 
     bench = commands.add_parser(
         "bench", help="measure write throughput here, beside raw py-lmdb doing the same"
@@ -223,6 +233,29 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.path)
+
+
+def _hypothesis(args: argparse.Namespace) -> int:
+    try:  # hypothesis is an optional dependency of memkv
+        from memkv.hypothesis_db import describe_key, examples_by_key  # noqa: PLC0415
+    except ImportError as exc:
+        print(f"memkv: error: hypothesis is not installed: {exc}", file=sys.stderr)
+        return 1
+
+    with _open_readonly(args.path) as mem:
+        found = examples_by_key(mem, args.name)
+    rows = sorted(
+        ((describe_key(key), len(sizes), sum(sizes)) for key, sizes in found.items()),
+        key=lambda row: row[0],
+    )
+    if args.json:
+        _print_json([{"key": key, "examples": n, "bytes": size} for key, n, size in rows])
+        return 0
+    for key, n, size in rows:
+        print(f"{key:<72} {n:>6} {_size(size):>10}")
+    total = sum(n for _, n, _ in rows)
+    print(f"{len(rows)} key(s), {total} example(s) in database {args.name!r}", file=sys.stderr)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
