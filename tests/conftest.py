@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import memkv
+from memkv.hypothesis_db import MemkvExampleDatabase
 
 settings.register_profile(
     "ci",
@@ -21,7 +22,9 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("default", deadline=None)
+settings.register_profile(  # locally, failing examples are kept in a memkv store
+    "default", deadline=None, database=MemkvExampleDatabase(".hypothesis/memkv")
+)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
 
 BACKENDS = ("in-memory", "lmdb")

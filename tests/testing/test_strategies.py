@@ -1,0 +1,140 @@
+"""`memkv.strategies` draws only what memkv accepts, and memkv gives it back unchanged:
+through `Memory` (both backends), the entry codec, and each domain package's API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import find, given, settings
+
+import memkv
+from audit_outbox import EventBuffer
+from enhance_log import MemoryEnhanceLogStore
+from job_journal import JobJournal
+from memkv import strategies as mst
+from memkv.entry import decode_entry, encode_entry
+from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES, unpack
+from run_log import MemoryRunLog
+from sop_audit import SopAuditLogger
+
+# One store per backend for the whole module: hypothesis runs many examples per test.
+
+
+@pytest.fixture(scope="module", params=["in-memory", "lmdb"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[memkv.Memory]:
+    target: str | Path = memkv.IN_MEMORY
+    if request.param == "lmdb":
+        target = tmp_path_factory.mktemp("strategies") / "store"
+    with memkv.open(target) as memory:
+        yield memory
+
+
+@given(key=mst.keys(), content=mst.contents(), category=mst.categories(), session=mst.session_ids())
+def test_stored_values_come_back_unchanged(
+    store: memkv.Memory, key: str, content: Any, category: str, session: str | None
+) -> None:
+    assert 1 <= len(key.encode("utf-8")) <= MAX_KEY_BYTES
+    assert 1 <= len(category.encode("utf-8")) <= MAX_NAME_BYTES
+    store.store(key, content, category, session)
+    entry = store.get(key)
+    assert entry is not None
+    assert (entry.key, entry.content, entry.category, entry.session_id) == (
+        key,
+        content,
+        category,
+        session,
+    )
+    assert key in store.keys(category, session)
+    assert store.forget(key)
+
+
+@given(mst.packed_keys())
+def test_packed_keys_unpack(key: str) -> None:
+    assert unpack(key)  # a packed tuple, whole
+
+
+@given(mst.entries())
+def test_entries_survive_their_stored_form(entry: memkv.MemoryEntry[Any]) -> None:
+    assert decode_entry(entry.key, encode_entry(entry)) == entry
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        lambda key: len(key.encode("utf-8")) == MAX_KEY_BYTES,
+        lambda key: "\x00" in key,
+        lambda key: "\u202e" in key,
+        lambda key: len(unpack_or_empty(key)) >= 3,
+    ],
+    ids=["at the byte limit", "with NUL", "right-to-left", "packed tuple"],
+)
+def test_awkward_keys_are_drawn(edge: Any) -> None:
+    """The key strategy reaches the edges (`find` raises if it cannot)."""
+    assert edge(find(mst.keys(), edge, settings=settings(database=None, max_examples=2000)))
+
+
+def unpack_or_empty(key: str) -> tuple[object, ...]:
+    try:
+        return unpack(key)
+    except memkv.InvalidKey:
+        return ()
+
+
+# -- domain records, each through its package's own API, on a fresh in-memory store --------
+
+
+def fresh() -> memkv.Memory:
+    return memkv.open(memkv.IN_MEMORY)
+
+
+@settings(max_examples=60)
+@given(mst.sop_runs(), mst.sop_step_results())
+def test_sop_records_round_trip(run: Any, step: Any) -> None:
+    with fresh() as memory:
+        audit = SopAuditLogger(memory)
+        audit.log_run_start(run)
+        audit.log_step_result(run.run_id, step)
+        assert audit.get_run(run.run_id) == run
+        assert audit.list_steps(run.run_id) == [step]
+
+
+@settings(max_examples=60)
+@given(mst.enhance_log_entries())
+def test_enhance_log_entries_round_trip(entry: Any) -> None:
+    with fresh() as memory:
+        log = MemoryEnhanceLogStore(memory)
+        log.append(entry)
+        assert log.get(entry.issue_id) == entry
+        assert log.list_by_blueprint(entry.blueprint_id) == [entry]
+
+
+@settings(max_examples=60)
+@given(mst.workflow_runs())
+def test_workflow_runs_round_trip(run: Any) -> None:
+    with fresh() as memory:
+        runs = MemoryRunLog(memory)
+        runs.save_run(run)
+        assert runs.get_run(run.workflow_id, run.id) == run
+
+
+@settings(max_examples=60)
+@given(mst.wal_events())
+def test_wal_events_round_trip(event: Any) -> None:
+    with fresh() as memory:
+        journal = JobJournal(memory)
+        seq = journal.append(event)
+        assert journal.events() == [event.evolve(seq=seq)]
+
+
+@settings(max_examples=60)
+@given(mst.audit_entries())
+def test_audit_entries_round_trip(entry: Any) -> None:
+    with fresh() as memory:
+        buffer = EventBuffer(memory)
+        assert buffer.enqueue(entry).accepted
+        assert [record.record for record in buffer.peek(1)] == [entry]
