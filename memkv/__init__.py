@@ -15,6 +15,7 @@ from typing import Unpack
 from memkv.backends import Backend, InMemoryBackend, LmdbBackend
 from memkv.entry import CONVERSATION, CORE, DAILY, MemoryEntry
 from memkv.errors import (
+    AccessDenied,
     BackendError,
     Conflict,
     CorruptRecord,
@@ -26,6 +27,8 @@ from memkv.errors import (
     NestedTransaction,
     NotFound,
     ReadOnlyStore,
+    RetriesExhausted,
+    ServerUnavailable,
     StorageFull,
     StoreClosed,
     StoreUnavailable,
@@ -35,7 +38,13 @@ from memkv.errors import (
 from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memkv.memory import Memory, Reader, Transaction
 from memkv.seqlog import SeqRecord, SequenceLog
-from memkv.settings import DEFAULT_SETTINGS, Durability, OpenOptions, resolve_settings
+from memkv.settings import (
+    DEFAULT_SETTINGS,
+    Durability,
+    OpenOptions,
+    Settings,
+    resolve_settings,
+)
 
 IN_MEMORY = ":memory:"
 
@@ -47,6 +56,7 @@ __all__ = [
     "IN_MEMORY",
     "MAX_KEY_BYTES",
     "MAX_NAME_BYTES",
+    "AccessDenied",
     "Backend",
     "BackendError",
     "Conflict",
@@ -66,33 +76,47 @@ __all__ = [
     "OpenOptions",
     "ReadOnlyStore",
     "Reader",
+    "RetriesExhausted",
     "SeqRecord",
     "SequenceLog",
+    "ServerUnavailable",
     "StorageFull",
     "StoreClosed",
     "StoreUnavailable",
     "Transaction",
     "TransactionClosed",
     "TypeMismatch",
+    "is_postgres_url",
     "open",
 ]
 
 
 def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory:  # noqa: A001
-    """Open (creating if absent) the store at ``path``: an LMDB directory, or
-    ``":memory:"`` for an in-memory store with the same behaviour.
+    """Open (creating if absent) the store at ``path``: an LMDB directory,
+    ``":memory:"`` for an in-memory store with the same behaviour, or a PostgreSQL
+    URL (``postgresql://user@host:port/dbname``; parts left out come from the ``PG*``
+    environment variables, so ``"postgresql://"`` alone takes them all from there).
 
-    Options (see `DEFAULT_SETTINGS`): ``map_size``, ``max_map_size``, ``durability``
-    (`Durability`), ``cache_size``, ``readonly``.
+    Options (see `DEFAULT_SETTINGS`): ``durability`` (`Durability`), ``cache_size``
+    and ``readonly``; for LMDB ``map_size`` and ``max_map_size``; for PostgreSQL
+    (the ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,
+    ``statement_timeout`` and ``max_retries``.
 
     Raises:
-        InvalidArgument: an unknown option or a bad value.
-        StoreUnavailable: the path cannot hold a store, or holds another format.
+        InvalidArgument: an unknown option, one for the other kind of store, or a bad
+            value.
+        StoreUnavailable: the path cannot hold a store, or holds another format;
+            `ServerUnavailable` (cannot reach the server) and `AccessDenied` (the
+            server refused the credentials) are kinds of it.
     """
-    settings = resolve_settings(dict(options))
+    location = os.fspath(path)
+    postgres = is_postgres_url(location)
+    settings = resolve_settings(dict(options), postgres=postgres)
     backend: Backend
-    if os.fspath(path) == IN_MEMORY:
+    if location == IN_MEMORY:
         backend = InMemoryBackend(readonly=settings.readonly)
+    elif postgres:
+        backend = _postgres_backend(location, settings)
     else:
         backend = LmdbBackend(
             path,
@@ -102,3 +126,31 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
             readonly=settings.readonly,
         )
     return Memory(backend, cache_size=settings.cache_size)
+
+
+def is_postgres_url(location: str) -> bool:
+    """Whether `open` takes ``location`` for a PostgreSQL server."""
+    return location.startswith(_POSTGRES_SCHEMES)
+
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _postgres_backend(conninfo: str, settings: Settings) -> Backend:
+    try:
+        from memkv.backends.postgres import PostgresBackend  # noqa: PLC0415 - optional extra
+    except ImportError as exc:
+        raise StoreUnavailable(
+            f"PostgreSQL stores need psycopg and psycopg_pool ({exc}); "
+            "install the extra: pip install 'memkv[postgres]'"
+        ) from exc
+    return PostgresBackend(
+        conninfo,
+        schema=settings.schema,
+        durability=settings.durability,
+        readonly=settings.readonly,
+        pool_size=settings.pool_size,
+        connect_timeout=settings.connect_timeout,
+        statement_timeout=settings.statement_timeout,
+        max_retries=settings.max_retries,
+    )

@@ -83,8 +83,24 @@ class ReadOnlyStore(MemkvError):
 
 
 class BackendError(MemkvError):
-    """The storage engine failed; ``code`` keeps the engine's own error code, if any."""
+    """The storage engine failed; ``code`` keeps the engine's own error code, if any
+    (an errno for LMDB, a SQLSTATE such as ``"40001"`` for PostgreSQL)."""
 
-    def __init__(self, message: str, *, code: int | None = None) -> None:
+    def __init__(self, message: str, *, code: int | str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ServerUnavailable(BackendError, StoreUnavailable):
+    """A database server cannot be reached, or the connection to it was lost during an
+    operation. Nothing half-written is kept; once the server is back, the same store
+    object works again (it reconnects by itself)."""
+
+
+class AccessDenied(StoreUnavailable):
+    """The database server refused the credentials or the database named."""
+
+
+class RetriesExhausted(BackendError):
+    """A transaction kept failing on a serialisation failure or a deadlock, and was
+    given up after the configured number of runs; nothing of it was committed."""

@@ -175,7 +175,7 @@ class Memory:
         so it must only read. Reads never wait for writers. ``view`` is valid only
         inside ``fn``: return values, not the view.
         """
-        return self._read(fn)
+        return self._read(fn, several_reads=True)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -294,7 +294,10 @@ class Memory:
                 after=after,
                 reverse=reverse,
                 type=type,
-            )
+            ),
+            # with a session but no category: a scan of the session index, then the
+            # entries it names (the category index holds the records themselves)
+            several_reads=session_id is not None,
         )
 
     def keys(
@@ -331,8 +334,8 @@ class Memory:
         return the problems found, a sentence each (empty: consistent). Reads the
         whole store."""
         self._check_open()
-        return self._backend.read(verify_snapshot)
+        return self._backend.read(verify_snapshot, several_reads=True)
 
-    def _read(self, fn: Callable[[Reader], R]) -> R:
+    def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
         self._check_open()
-        return self._backend.read(lambda txn: fn(Reader(txn)))
+        return self._backend.read(lambda txn: fn(Reader(txn)), several_reads=several_reads)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
+import re
 from typing import Any, Final, TypedDict
 
 import msgspec
@@ -23,6 +25,11 @@ class Durability(enum.StrEnum):
     unsynced  none                 nothing lost          recent commits may be lost, and
                                                          LMDB may leave the store damaged
     ========  ===================  ====================  =================================
+
+    On PostgreSQL the server does the flushing: ``durable`` commits with
+    ``synchronous_commit`` on (the commit returns once its WAL is on disk); ``relaxed``
+    and ``unsynced`` with it off (a server crash may lose the last commits, each
+    whole or not at all; the store is never damaged).
     """
 
     DURABLE = "durable"
@@ -44,6 +51,11 @@ class Durability(enum.StrEnum):
         group commit proceed during the flush."""
         return self is Durability.DURABLE
 
+    @property
+    def postgres_synchronous_commit(self) -> str:
+        """The ``synchronous_commit`` setting that gives this level on PostgreSQL."""
+        return "on" if self is Durability.DURABLE else "off"
+
 
 _LMDB_FLAGS: Final = {
     Durability.DURABLE: {"sync": True, "metasync": False},  # + a flush after commit
@@ -60,6 +72,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     durability: Durability
     cache_size: int
     readonly: bool
+    schema: str
+    pool_size: int
+    connect_timeout: float
+    statement_timeout: float
+    max_retries: int
 
 
 DEFAULT_SETTINGS: Final = Settings(
@@ -68,7 +85,21 @@ DEFAULT_SETTINGS: Final = Settings(
     durability=Durability.DURABLE,  # every returned write survives a power loss
     cache_size=4096,  # entries kept by the read cache; 0 turns the cache off
     readonly=False,  # True refuses writes (ReadOnlyStore) and creates nothing
+    schema="memkv",  # PostgreSQL: the schema that holds the store (one store per schema)
+    pool_size=8,  # PostgreSQL: most connections open at once (psycopg_pool)
+    connect_timeout=5.0,  # PostgreSQL: seconds to connect, or to wait for a free connection
+    statement_timeout=30.0,  # PostgreSQL: seconds a statement may run (0: no limit)
+    max_retries=5,  # PostgreSQL: runs of a transaction after a serialisation failure
 )
+
+# A cache hit must first ask the store for its commit id: on PostgreSQL that is a round
+# trip, as dear as reading the entry itself, so the cache is off unless asked for.
+_POSTGRES_DEFAULTS: Final = {"cache_size": 0}
+_LMDB_ONLY: Final = frozenset({"map_size", "max_map_size"})
+_POSTGRES_ONLY: Final = frozenset(
+    {"schema", "pool_size", "connect_timeout", "statement_timeout", "max_retries"}
+)
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class OpenOptions(TypedDict, total=False):
@@ -79,14 +110,20 @@ class OpenOptions(TypedDict, total=False):
     durability: Durability | str
     cache_size: int
     readonly: bool
+    schema: str
+    pool_size: int
+    connect_timeout: float
+    statement_timeout: float
+    max_retries: int
 
 
-def resolve_settings(options: dict[str, Any]) -> Settings:
-    """Check ``options`` and fill in the defaults.
+def resolve_settings(options: dict[str, Any], *, postgres: bool = False) -> Settings:
+    """Check ``options`` (for a PostgreSQL store if ``postgres``) and fill in the
+    defaults.
 
     Raises:
-        InvalidArgument: an unknown option (with the closest valid name), or a value
-            of the wrong type or range.
+        InvalidArgument: an unknown option (with the closest valid name), an option
+            of the other kind of store, or a value of the wrong type or range.
     """
     known = msgspec.structs.asdict(DEFAULT_SETTINGS)
     for name in options:
@@ -96,12 +133,24 @@ def resolve_settings(options: dict[str, Any]) -> Settings:
             raise InvalidArgument(
                 f"unknown option {name!r}{suggestion}; valid options: {', '.join(known)}"
             )
-    values = known | options
-    for name in ("map_size", "max_map_size"):
+        if postgres and name in _LMDB_ONLY:
+            raise InvalidArgument(f"option {name!r} applies to LMDB stores, not PostgreSQL")
+        if not postgres and name in _POSTGRES_ONLY:
+            raise InvalidArgument(f"option {name!r} applies to PostgreSQL stores only")
+    values = known | (_POSTGRES_DEFAULTS if postgres else {}) | options
+    for name in ("map_size", "max_map_size", "pool_size"):
         _check_int(name, values[name], minimum=1)
     _check_int("cache_size", values["cache_size"], minimum=0)
+    _check_int("max_retries", values["max_retries"], minimum=0)
+    for name in ("connect_timeout", "statement_timeout"):
+        _check_seconds(name, values[name], zero_allowed=name == "statement_timeout")
     if not isinstance(values["readonly"], bool):
         raise InvalidArgument(f"readonly must be True or False, not {values['readonly']!r}")
+    if not isinstance(values["schema"], str) or not _SCHEMA_NAME.fullmatch(values["schema"]):
+        raise InvalidArgument(
+            f"schema {values['schema']!r} is not a plain PostgreSQL name: lower-case "
+            "letters, digits and '_', not starting with a digit, at most 63 characters"
+        )
     try:
         durability = Durability(values["durability"])
     except ValueError:
@@ -113,13 +162,19 @@ def resolve_settings(options: dict[str, Any]) -> Settings:
         raise InvalidArgument(
             f"max_map_size ({values['max_map_size']}) is below map_size ({values['map_size']})"
         )
-    return Settings(
-        map_size=values["map_size"],
-        max_map_size=values["max_map_size"],
-        durability=durability,
-        cache_size=values["cache_size"],
-        readonly=values["readonly"],
-    )
+    return Settings(**(values | {"durability": durability}))
+
+
+def _check_seconds(name: str, value: object, *, zero_allowed: bool) -> None:
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not zero_allowed)
+    ):
+        bound = ">= 0" if zero_allowed else "> 0"
+        raise InvalidArgument(f"{name} must be a number of seconds {bound}, not {value!r}")
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:

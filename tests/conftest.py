@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 
 import memkv
 from memkv.hypothesis_db import MemkvExampleDatabase
+from tests import postgres
 
 settings.register_profile(
     "ci",
@@ -27,14 +28,22 @@ settings.register_profile(  # locally, failing examples are kept in a memkv stor
 )
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
 
-BACKENDS = ("in-memory", "lmdb")
+BACKENDS = ("in-memory", "lmdb", "postgres")
 
 
 def open_backend(name: str, directory: Path, **options: object) -> memkv.Memory:
-    """A fresh store of the named backend (LMDB in a subdirectory of ``directory``)."""
+    """A fresh store of the named backend, or the same one again for the same
+    ``directory`` (LMDB in a subdirectory of it; PostgreSQL in a schema named after
+    it, on the session's server: `tests.postgres`)."""
     if name == "in-memory":
         return memkv.open(memkv.IN_MEMORY, **options)  # type: ignore[arg-type]
+    if name == "postgres":
+        return postgres.open_store(directory, **options)
     return memkv.open(directory / "store", **options)  # type: ignore[arg-type]
+
+
+def pytest_sessionfinish() -> None:
+    postgres.stop_server()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -84,11 +84,13 @@ class Backend(ABC):
     readonly: bool
 
     @abstractmethod
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         """Run ``fn`` on a read snapshot and return its result.
 
         The snapshot ends when ``fn`` returns. The backend may call ``fn`` again (if
         the map was remapped under it, say), so ``fn`` must only read.
+        ``several_reads`` says that ``fn`` makes more than one read: a backend that
+        tries a lone read without a snapshot first (PostgreSQL) starts one at once.
 
         Raises:
             StoreClosed, BackendError.

@@ -1,23 +1,23 @@
 """The in-memory backend: small enough to be obviously right, so it is the test oracle.
 
 Each table is a dict plus a sorted list of its keys. A write transaction collects its
-changes in an overlay that its own reads see; commit applies the overlay under the
-state lock, which readers hold for their whole snapshot, so they see all of a
-transaction or none of it (and a commit waits for open snapshots). Inserting a new key
-costs a ``bisect.insort`` (a memmove of the key list): fine for tests and for stores of
-a few hundred thousand keys.
+changes in an overlay that its own reads see (`memkv.backends.overlay`); commit
+applies the overlay under the state lock, which readers hold for their whole snapshot,
+so they see all of a transaction or none of it (and a commit waits for open
+snapshots). Inserting a new key costs a ``bisect.insort`` (a memmove of the key list):
+fine for tests and for stores of a few hundred thousand keys.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
+from memkv.backends.overlay import OverlayWriteTxn
 from memkv.errors import NestedTransaction, ReadOnlyStore, StoreClosed
 
 LOCATION: Final = ":memory:"
@@ -80,69 +80,16 @@ class _ReadTxn:
         return [(key, b"") for key, _ in found] if keys_only else found
 
 
-class _WriteTxn(_ReadTxn):
-    __slots__ = ("_overlay", "_txn_id")
+class _WriteTxn(OverlayWriteTxn):
+    __slots__ = ("_txn_id",)
 
     def __init__(self, tables: tuple[_TableData, ...], txn_id: int) -> None:
-        super().__init__(tables, txn_id - 1)
-        self._overlay: tuple[dict[bytes, bytes | None], ...] = tuple({} for _ in Table)
+        super().__init__(_ReadTxn(tables, txn_id - 1))
         self._txn_id = txn_id
 
     @property
     def txn_id(self) -> int:
         return self._txn_id
-
-    def get(self, table: Table, key: bytes) -> bytes | None:
-        overlay = self._overlay[table]
-        if key in overlay:
-            return overlay[key]
-        return super().get(table, key)
-
-    def scan(
-        self,
-        table: Table,
-        start: bytes,
-        stop: bytes | None,
-        *,
-        reverse: bool = False,
-        limit: int | None = None,
-        keys_only: bool = False,
-    ) -> list[tuple[bytes, bytes]]:
-        overlay = self._overlay[table]
-        changed = sorted(
-            (key for key in overlay if key >= start and (stop is None or key < stop)),
-            reverse=reverse,
-        )
-        committed = (
-            (key, value)
-            for key, value in self._tables[table].scan(start, stop, reverse=reverse)
-            if key not in overlay
-        )
-        pending = ((key, overlay[key]) for key in changed)
-        merged = heapq.merge(committed, pending, key=lambda item: item[0], reverse=reverse)
-        present = ((key, value) for key, value in merged if value is not None)
-        found = list(itertools.islice(present, limit))
-        return [(key, b"") for key, _ in found] if keys_only else found
-
-    def put(self, table: Table, key: bytes, value: bytes) -> None:
-        self._overlay[table][key] = bytes(value)
-
-    def delete(self, table: Table, key: bytes) -> bool:
-        present = self.get(table, key) is not None
-        if present:
-            self._overlay[table][key] = None
-        return present
-
-    def changes(self) -> tuple[dict[bytes, bytes | None], ...]:
-        return self._overlay
-
-    def savepoint(self) -> tuple[dict[bytes, bytes | None], ...]:
-        return tuple(dict(changes) for changes in self._overlay)
-
-    def roll_back_to(self, savepoint: tuple[dict[bytes, bytes | None], ...]) -> None:
-        for changes, saved in zip(self._overlay, savepoint, strict=True):
-            changes.clear()
-            changes.update(saved)
 
 
 class InMemoryBackend(Backend):
@@ -165,7 +112,7 @@ class InMemoryBackend(Backend):
             raise StoreClosed("the in-memory store is closed")
         return self._tables
 
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         thread = threading.get_ident()
         with self._state_lock:
             self._reading.append(thread)

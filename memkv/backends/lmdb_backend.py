@@ -319,7 +319,7 @@ class _Environment:
             assert self._env is not None
             return self._env
 
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         inflight = self._inflight
         while True:
             env = self._live_env()
@@ -704,7 +704,7 @@ class LmdbBackend(Backend):
             raise StoreClosed(f"the store at {self.location} is closed")
         return self._environment
 
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         return self._live().read(fn)
 
     def check_writable(self) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import memkv
 from audit_outbox import AuditPublisher, EventBuffer, InMemorySink
 from tests.audit_outbox.conftest import entry
+from tests.conftest import BACKENDS, open_backend
 
 STEPS = st.lists(
     st.sampled_from(["publish", "publish", "publish", "down", "up", "flush"]), max_size=40
@@ -21,10 +21,10 @@ STEPS = st.lists(
 
 
 @settings(max_examples=80, deadline=None)
-@given(steps=STEPS, backend=st.sampled_from(["in-memory", "lmdb"]))
+@given(steps=STEPS, backend=st.sampled_from(BACKENDS))
 def test_delivery_is_exactly_the_published_sequence(steps: list[str], backend: str) -> None:
     directory = Path(tempfile.mkdtemp(prefix="outbox-"))
-    mem = memkv.open(":memory:" if backend == "in-memory" else directory / "store")
+    mem = open_backend(backend, directory)
     try:
         sink = InMemorySink(up=True)
         publisher = AuditPublisher(sink, EventBuffer(mem))

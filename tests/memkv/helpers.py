@@ -104,8 +104,8 @@ class DelegatingBackend(Backend):
         self.inner = inner
         self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
 
-    def read(self, fn: Callable[[ReadTxn], T]) -> T:
-        return self.inner.read(fn)
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
+        return self.inner.read(fn, several_reads=several_reads)
 
     def write_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[list[Outcome], int]:
         return self.inner.write_group(fns)

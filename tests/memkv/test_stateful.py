@@ -1,5 +1,6 @@
-"""LMDB and the in-memory oracle, driven together by random operation sequences: after
-every step they must agree, and the LMDB store must be internally consistent."""
+"""LMDB (and PostgreSQL) and the in-memory oracle, driven together by random operation
+sequences: after every step they must agree, and the store must be internally
+consistent."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import memkv
 from memkv.keys import pack
+from tests import postgres
 
 KEYS = st.sampled_from(
     [
@@ -65,21 +67,27 @@ def outcome(fn: Any) -> tuple[str, Any]:
 
 
 class MemoryAgreement(RuleBasedStateMachine):
+    """An LMDB store (a small map, so that it grows; a small cache, so that entries
+    come and go) against the in-memory oracle."""
+
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="memkv-stateful-"))
-        self.path = self.directory / "store"
-        self.lmdb = memkv.open(self.path, map_size=1 << 20, cache_size=8)
+        self.under_test = self.open_store()
         self.oracle = memkv.open(":memory:")
         self.ids: dict[str, str] = {}  # key -> id in the LMDB store, to check stability
 
+    def open_store(self) -> memkv.Memory:
+        """The store under test: the same one again after a close."""
+        return memkv.open(self.directory / "store", map_size=1 << 20, cache_size=8)
+
     def teardown(self) -> None:
-        self.lmdb.close()
+        self.under_test.close()
         self.oracle.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def both(self, call: Any) -> Any:
-        got, expected = outcome(lambda: call(self.lmdb)), outcome(lambda: call(self.oracle))
+        got, expected = outcome(lambda: call(self.under_test)), outcome(lambda: call(self.oracle))
         assert (got[0], normalise(got[1])) == (expected[0], normalise(expected[1]))
         return got[1]
 
@@ -129,14 +137,14 @@ class MemoryAgreement(RuleBasedStateMachine):
         after: str | None,
         reverse: bool,
     ) -> None:
-        got = self.lmdb.list(
+        got = self.under_test.list(
             category, session, prefix=prefix, limit=limit, after=after, reverse=reverse
         )
         expected = self.oracle.list(
             category, session, prefix=prefix, limit=limit, after=after, reverse=reverse
         )
         assert [view(e) for e in got] == [view(e) for e in expected]
-        keys = self.lmdb.keys(
+        keys = self.under_test.keys(
             category, session, prefix=prefix, limit=limit, after=after, reverse=reverse
         )
         assert keys == [e.key for e in expected]
@@ -152,7 +160,9 @@ class MemoryAgreement(RuleBasedStateMachine):
     ) -> None:
         pages: list[str] = []
         after = None
-        while page := self.lmdb.list(category, session, limit=limit, after=after, reverse=reverse):
+        while page := self.under_test.list(
+            category, session, limit=limit, after=after, reverse=reverse
+        ):
             pages += [entry.key for entry in page]
             after = page[-1].key
         assert pages == [e.key for e in self.oracle.list(category, session, reverse=reverse)]
@@ -177,41 +187,53 @@ class MemoryAgreement(RuleBasedStateMachine):
             return tx.count()
 
         results: list[object] = []
-        for mem in (self.lmdb, self.oracle):
+        for mem in (self.under_test, self.oracle):
             try:
                 results.append(mem.transact(fn))
             except (RuntimeError, memkv.InvalidContent) as exc:
                 results.append(type(exc).__name__)
         assert results[0] == results[1]
         if isinstance(results[0], int):
-            self.ids = {e.key: e.id for e in self.lmdb.list()}
+            self.ids = {e.key: e.id for e in self.under_test.list()}
 
     @rule()
     def close_and_reopen(self) -> None:
-        self.lmdb.close()
-        self.lmdb = memkv.open(self.path, map_size=1 << 20, cache_size=8)
+        self.under_test.close()
+        self.under_test = self.open_store()
 
-    @precondition(lambda self: self.lmdb.count() > 0)
+    @precondition(lambda self: self.under_test.count() > 0)
     @rule()
     def typed_get_of_every_entry(self) -> None:
         for entry in self.oracle.list():
             expected = entry.content
-            got = self.lmdb.get(entry.key, type=type(expected))
+            got = self.under_test.get(entry.key, type=type(expected))
             assert got is not None
             assert got.content == expected
 
     @invariant()
     def agree_everywhere(self) -> None:
-        assert [view(e) for e in self.lmdb.list()] == [view(e) for e in self.oracle.list()]
-        assert self.lmdb.categories() == self.oracle.categories()
-        assert self.lmdb.sessions() == self.oracle.sessions()
-        assert self.lmdb.count() == self.oracle.count()
-        assert self.lmdb.verify() == []
+        assert [view(e) for e in self.under_test.list()] == [view(e) for e in self.oracle.list()]
+        assert self.under_test.categories() == self.oracle.categories()
+        assert self.under_test.sessions() == self.oracle.sessions()
+        assert self.under_test.count() == self.oracle.count()
+        assert self.under_test.verify() == []
         assert self.oracle.verify() == []
 
 
 TestMemoryAgreement = MemoryAgreement.TestCase
 TestMemoryAgreement.settings = settings(max_examples=150, stateful_step_count=50)
+
+
+class PostgresAgreement(MemoryAgreement):
+    """The same machine with a PostgreSQL store (its read cache on, as a user may
+    turn it on: it must never serve what a commit has changed)."""
+
+    def open_store(self) -> memkv.Memory:
+        return postgres.open_store(self.directory, cache_size=8)
+
+
+TestPostgresAgreement = PostgresAgreement.TestCase
+TestPostgresAgreement.settings = settings(max_examples=60, stateful_step_count=40)
 
 
 @pytest.mark.slow
@@ -221,4 +243,7 @@ def test_memory_agreement_long() -> None:
 
     run_state_machine_as_test(
         MemoryAgreement, settings=settings(max_examples=400, stateful_step_count=80)
+    )
+    run_state_machine_as_test(  # a round trip per read: fewer examples in the same time
+        PostgresAgreement, settings=settings(max_examples=120, stateful_step_count=80)
     )

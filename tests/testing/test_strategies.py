@@ -4,7 +4,6 @@ through `Memory` (both backends), the entry codec, and each domain package's API
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,18 +18,16 @@ from memkv.entry import decode_entry, encode_entry
 from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES, unpack
 from run_log import MemoryRunLog
 from sop_audit import SopAuditLogger
+from tests.conftest import BACKENDS, open_backend
 
 # One store per backend for the whole module: hypothesis runs many examples per test.
 
 
-@pytest.fixture(scope="module", params=["in-memory", "lmdb"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[memkv.Memory]:
-    target: str | Path = memkv.IN_MEMORY
-    if request.param == "lmdb":
-        target = tmp_path_factory.mktemp("strategies") / "store"
-    with memkv.open(target) as memory:
+    with open_backend(request.param, tmp_path_factory.mktemp("strategies")) as memory:
         yield memory
 
 

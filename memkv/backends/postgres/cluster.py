@@ -1,0 +1,116 @@
+"""A throwaway PostgreSQL cluster on a loopback port, for tests and benchmarks.
+
+`ThrowawayCluster` runs the server binaries of the Debian ``postgresql`` package
+(``initdb`` and ``pg_ctl`` under ``/usr/lib/postgresql/<version>/bin``) on a data
+directory of its own: started with `start`, stopped with `stop` (``immediate``
+stops it as a crash would), removed with `destroy`. PostgreSQL refuses to run as
+root, so under root the server runs as the ``postgres`` user the package creates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from memkv.errors import StoreUnavailable
+
+_BIN_GLOB: Final = "/usr/lib/postgresql/*/bin"
+_SERVER_USER: Final = "postgres"
+# Settings of a test server: small, quick to start, and logging to its directory.
+_CONFIG: Final = {
+    "listen_addresses": "'127.0.0.1'",
+    "max_connections": "200",
+    "shared_buffers": "'128MB'",
+    "deadlock_timeout": "'200ms'",
+    "logging_collector": "off",
+    "log_min_messages": "warning",
+}
+
+
+def server_binaries() -> Path | None:
+    """The ``bin`` directory of the newest PostgreSQL installed, if any."""
+    found = [Path(path) for path in glob.glob(_BIN_GLOB) if (Path(path) / "initdb").exists()]
+    return max(found, key=lambda path: int(path.parent.name), default=None)
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster in a temporary directory; `dsn` connects as superuser."""
+
+    def __init__(self, *, port: int | None = None, fsync: bool = True) -> None:
+        binaries = server_binaries()
+        if binaries is None:
+            raise StoreUnavailable(
+                f"no PostgreSQL server installed (no initdb under {_BIN_GLOB}); "
+                "install the Debian package postgresql"
+            )
+        self._bin = binaries
+        self.port = port or _free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="memkv-pg-"))
+        self.data = self.directory / "data"
+        self._fsync = fsync
+        self._as_root = os.geteuid() == 0
+        self.user = _SERVER_USER if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
+        self.dsn = f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+        self._initialised = False
+
+    def _run(self, *command: str) -> None:
+        argv = [str(self._bin / command[0]), *command[1:]]
+        if self._as_root:
+            argv = ["runuser", "-u", _SERVER_USER, "--", *argv]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise StoreUnavailable(
+                f"{command[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout}"
+            )
+
+    def start(self) -> ThrowawayCluster:
+        """Initialise the cluster (the first time) and start the server; returns once
+        it accepts connections."""
+        if not self._initialised:
+            if self._as_root:
+                shutil.chown(self.directory, user=_SERVER_USER)
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8")
+            settings = dict(_CONFIG, port=str(self.port), fsync="on" if self._fsync else "off")
+            settings["unix_socket_directories"] = f"'{self.directory}'"
+            with (self.data / "postgresql.conf").open("a") as conf:
+                conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+            self._initialised = True
+        log = self.directory / "server.log"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-w", "-t", "60", "start")
+        return self
+
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop the server: cleanly, or at once as a crash would (``immediate``)."""
+        mode = "immediate" if immediate else "fast"
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def psql(self, statement: str) -> str:
+        """Run one SQL statement as superuser; return what psql printed."""
+        argv = [str(self._bin / "psql"), self.dsn, "-XAtq", "-c", statement]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+    def destroy(self) -> None:
+        """Stop the server if it runs, and remove the cluster's files."""
+        with contextlib.suppress(StoreUnavailable):
+            self.stop(immediate=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> ThrowawayCluster:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.destroy()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
