@@ -19,11 +19,14 @@ demo: $(STAMP)
 	$(BIN)/memkv demo
 
 # strace checks what each durability level asks of the disk (tests/memkv/test_lmdb_backend.py);
-# nats-server (JetStream) is the real sink of tests/audit_outbox.
+# nats-server (JetStream) is the real sink of tests/audit_outbox; postgresql's server binaries
+# run the throwaway cluster of the PostgreSQL backend's tests (tests/postgres.py), which
+# starts on a loopback port and is removed when the run ends.
 SYSTEM_PACKAGES := strace nats-server
 system-deps:
 	@missing=""; for tool in $(SYSTEM_PACKAGES); do \
 		command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
 
 lint: $(STAMP)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import memkv
 from memkv.backends.postgres.cluster import ThrowawayCluster, server_binaries
 
 _cluster: ThrowawayCluster | None = None
+PASSWORD = "pw-" + secrets.token_hex(8)
 
 
 def server() -> ThrowawayCluster:
@@ -26,7 +28,8 @@ def server() -> ThrowawayCluster:
     if _cluster is None:
         if server_binaries() is None and os.environ.get("CI") != "true":
             pytest.skip("PostgreSQL is not installed (make test installs it)")
-        _cluster = ThrowawayCluster().start()
+        # A password the tests can look for: no message or log line may show it.
+        _cluster = ThrowawayCluster(password=PASSWORD).start()
     return _cluster
 
 

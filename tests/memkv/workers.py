@@ -211,7 +211,40 @@ def _thread_group_writers(path: str, cycle: str, writers: int) -> None:
         thread.join()
 
 
+def host(dsn: str, schema: str, host_id: str, rounds: str, threads: str) -> None:
+    """One of several hosts sharing a PostgreSQL store: ``threads`` threads, each
+    ``rounds`` times storing a key of its own, inserting the shared key of the round
+    (one insert of all hosts wins, the others conflict) and bumping the shared
+    counter. Prints ``won KEY BY`` for each insert it won, then ``done``."""
+    mem = memkv.open(dsn, schema=schema)
+    say("ready")
+
+    def bump(tx: memkv.Transaction) -> None:
+        current = tx.get("counter")
+        tx.store("counter", (current.content if current else 0) + 1, category="counters")
+
+    def work(thread: int) -> None:
+        me = f"{host_id}-{thread}"
+        for n in range(int(rounds)):
+            mem.store(f"own/{me}/{n}", n, category=f"host{host_id}")
+            try:
+                mem.insert(f"shared/{n}", me, category="shared")
+                say("won", f"shared/{n}", me)
+            except memkv.Conflict:
+                pass
+            mem.transact(bump)
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(int(threads))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    mem.close()
+    say("done")
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
+    "host": host,
     "group-writers": group_writers,
     "crash-writer": crash_writer,
     "writer": writer,

@@ -42,9 +42,12 @@ def server_binaries() -> Path | None:
 
 
 class ThrowawayCluster:
-    """A PostgreSQL cluster in a temporary directory; `dsn` connects as superuser."""
+    """A PostgreSQL cluster in a temporary directory; `dsn` connects as superuser
+    (over TCP with ``password``, if one is given, else trusted)."""
 
-    def __init__(self, *, port: int | None = None, fsync: bool = True) -> None:
+    def __init__(
+        self, *, port: int | None = None, fsync: bool = True, password: str | None = None
+    ) -> None:
         binaries = server_binaries()
         if binaries is None:
             raise StoreUnavailable(
@@ -58,7 +61,9 @@ class ThrowawayCluster:
         self._fsync = fsync
         self._as_root = os.geteuid() == 0
         self.user = _SERVER_USER if self._as_root else pwd.getpwuid(os.geteuid()).pw_name
-        self.dsn = f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
+        self.password = password
+        login = self.user if password is None else f"{self.user}:{password}"
+        self.dsn = f"postgresql://{login}@127.0.0.1:{self.port}/postgres"
         self._initialised = False
 
     def _run(self, *command: str) -> None:
@@ -77,7 +82,15 @@ class ThrowawayCluster:
         if not self._initialised:
             if self._as_root:
                 shutil.chown(self.directory, user=_SERVER_USER)
-            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8")
+            auth = ["-A", "trust"]
+            if self.password is not None:  # TCP clients must give it; the socket trusts
+                password_file = self.directory / "password"
+                password_file.write_text(self.password + "\n")
+                if self._as_root:
+                    shutil.chown(password_file, user=_SERVER_USER)
+                auth = ["--auth-host=scram-sha-256", "--auth-local=trust"]
+                auth.append(f"--pwfile={password_file}")
+            self._run("initdb", "-D", str(self.data), *auth, "-U", self.user, "-E", "UTF8")
             settings = dict(_CONFIG, port=str(self.port), fsync="on" if self._fsync else "off")
             settings["unix_socket_directories"] = f"'{self.directory}'"
             with (self.data / "postgresql.conf").open("a") as conf:
@@ -94,8 +107,19 @@ class ThrowawayCluster:
 
     def psql(self, statement: str) -> str:
         """Run one SQL statement as superuser; return what psql printed."""
-        argv = [str(self._bin / "psql"), self.dsn, "-XAtq", "-c", statement]
-        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        argv = [
+            str(self._bin / "psql"),
+            self.dsn,
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            statement,
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise StoreUnavailable(f"psql failed: {done.stderr.strip()}")
+        return done.stdout
 
     def destroy(self) -> None:
         """Stop the server if it runs, and remove the cluster's files."""
