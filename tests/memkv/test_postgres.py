@@ -197,7 +197,9 @@ def test_refused_credentials_say_so_and_never_show_a_password(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     cluster = postgres.server()
-    wrong = f"postgresql://{cluster.user}:not-the-{postgres.PASSWORD}@127.0.0.1:{cluster.port}/postgres"
+    wrong = (
+        f"postgresql://{cluster.user}:not-the-{postgres.PASSWORD}@127.0.0.1:{cluster.port}/postgres"
+    )
     with pytest.raises(memkv.AccessDenied) as raised:
         memkv.open(wrong, schema="refused")
     message = str(raised.value)
