@@ -5,6 +5,7 @@ agreement and the domain packages' tests run on it too (``BACKENDS``)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ def store(tmp_path: Path) -> Any:
 def raw(statement: str, *params: Any) -> list[tuple[Any, ...]]:
     """Run SQL on a connection of its own (as another client of the server would)."""
     with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        cursor = conn.execute(statement, params)  # type: ignore[arg-type]
+        cursor = conn.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
 
 
@@ -112,6 +113,11 @@ def test_commit_ids_count_every_committing_transaction_once(store: memkv.Memory)
 # -- the server goes away --------------------------------------------------------------
 
 
+def write_pair(tx: memkv.Transaction, key: str, n: int) -> None:
+    tx.store(key + "/a", n, category="pairs")
+    tx.store(key + "/b", n, category="pairs", session_id="s")
+
+
 def test_server_stopped_mid_run_fails_clearly_and_recovers_without_reopen(
     store: memkv.Memory,
 ) -> None:
@@ -128,12 +134,7 @@ def test_server_stopped_mid_run_fails_clearly_and_recovers_without_reopen(
         while not stop.is_set():
             key = f"w{writer}-{n}"
             try:
-                store.transact(
-                    lambda tx, key=key, n=n: [
-                        tx.store(key + "/a", n, category="pairs"),
-                        tx.store(key + "/b", n, category="pairs", session_id="s"),
-                    ]
-                )
+                store.transact(functools.partial(write_pair, key=key, n=n))
                 acknowledged.append(key)
             except memkv.MemkvError as exc:
                 failures.append(exc)
@@ -240,7 +241,7 @@ def _deadlock_a_write(store: memkv.Memory, schema: str) -> tuple[Any, threading.
     other = psycopg.connect(postgres.dsn(), autocommit=True)
     other.execute("BEGIN")
     other.execute(
-        f"SELECT 1 FROM {schema}.kv WHERE tbl = 1 AND k = %s FOR UPDATE",  # type: ignore[arg-type]
+        f"SELECT 1 FROM {schema}.kv WHERE tbl = 1 AND k = %s FOR UPDATE",
         (layout.COUNT_ALL,),
     )
 
@@ -365,4 +366,4 @@ def test_bad_options_are_named(options: dict[str, Any], needle: str) -> None:
 
 def test_postgres_options_are_refused_for_lmdb(tmp_path: Path) -> None:
     with pytest.raises(memkv.InvalidArgument, match="PostgreSQL stores only"):
-        memkv.open(tmp_path / "store", schema="memkv")  # type: ignore[call-arg]
+        memkv.open(tmp_path / "store", schema="memkv")
