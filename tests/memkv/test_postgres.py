@@ -367,3 +367,16 @@ def test_bad_options_are_named(options: dict[str, Any], needle: str) -> None:
 def test_postgres_options_are_refused_for_lmdb(tmp_path: Path) -> None:
     with pytest.raises(memkv.InvalidArgument, match="PostgreSQL stores only"):
         memkv.open(tmp_path / "store", schema="memkv")
+
+
+def test_the_pool_hands_out_the_connection_returned_last(store: memkv.Memory) -> None:
+    """A lone thread after a burst reuses one warm connection rather than cycling
+    through every connection the burst opened (see `_RecentFirstPool`)."""
+    backend: Any = store.backend
+    burst = [backend._checkout() for _ in range(4)]
+    for conn in burst:
+        backend._pool.putconn(conn)
+    for _ in range(3):
+        conn = backend._checkout()
+        backend._pool.putconn(conn)
+        assert conn is burst[-1]
