@@ -23,6 +23,7 @@ views, the group commit, the pool.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 import sys
@@ -106,12 +107,12 @@ class PlainSql:
         return conn
 
     def _get(self, conn: psycopg.Connection[Any], table: Table, key: bytes) -> bytes | None:
-        row = conn.execute(self.get_sql, (int(table), key), binary=True).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(self.get_sql, (int(table), key), binary=True).fetchone()
         return None if row is None else row[0]
 
     def store_many(self, keys: list[str], category: str) -> None:
         conn = self.conn
-        conn.execute(self.begin_sql)  # type: ignore[arg-type]
+        conn.execute(self.begin_sql)
         tables, raw_keys, values = [], [], []
         for key in keys:
             raw = key.encode()
@@ -127,7 +128,7 @@ class PlainSql:
             raw_keys.append(count_key)
             values.append(count_value(layout.decode_count(stored) + len(keys)))
         with conn.pipeline():
-            conn.execute(self.commit_sql, ([], [], tables, raw_keys, values), binary=True)  # type: ignore[arg-type]
+            conn.execute(self.commit_sql, ([], [], tables, raw_keys, values), binary=True)
             conn.execute("COMMIT")
 
     def get(self, key: str) -> MemoryEntry[Any]:
@@ -138,7 +139,7 @@ class PlainSql:
     def list(self, category: str, limit: int) -> list[MemoryEntry[Any]]:
         start = layout.category_prefix(category)
         rows = self.conn.execute(
-            self.scan_sql,  # type: ignore[arg-type]
+            self.scan_sql,
             (int(Table.INDEX), start, prefix_end(start), limit),
             binary=True,
         ).fetchall()
@@ -151,13 +152,12 @@ class PlainSql:
 
 
 def fill(mem: memkv.Memory, size: int) -> None:
+    def store_range(tx: memkv.Transaction, start: int) -> None:
+        for i in range(start, min(size, start + 1000)):
+            tx.store(f"mem/{i:08d}", CONTENT, category=CATEGORIES[i % len(CATEGORIES)])
+
     for start in range(0, size, 1000):
-        mem.transact(
-            lambda tx, start=start: [
-                tx.store(f"mem/{i:08d}", CONTENT, category=CATEGORIES[i % len(CATEGORIES)])
-                for i in range(start, min(size, start + 1000))
-            ]
-        )
+        mem.transact(functools.partial(store_range, start=start))
 
 
 def operations(
@@ -258,7 +258,7 @@ def main() -> int:
             for threads in THREADS:
                 bench = f"{op_name}, {threads} thread{'s' if threads > 1 else ''}"
                 by_system: dict[str, list[float]] = {name: [] for name in systems}
-                for name, ops in systems.items():  # warm-up
+                for ops in systems.values():  # warm-up
                     sample(ops[op_name], threads, max(1, calls // 4))
                 for _ in range(samples):  # interleaved: drift falls on all alike
                     for name, ops in systems.items():
