@@ -141,24 +141,30 @@ def _open_readonly(path: str) -> memkv.Memory:
 def _stats(args: argparse.Namespace) -> int:
     with _open_readonly(args.path) as mem:
         figures = mem.backend.stats()
+        shown = mem.backend.location if memkv.is_postgres_url(args.path) else args.path
         report = {
-            "path": args.path,
+            "path": shown,  # a PostgreSQL URL without its password
             "entries": mem.count(),
             "categories": mem.categories(),
             "sessions": mem.sessions(),
             "size_on_disk": figures["size_on_disk"],
-            "map_size": figures["map_size"],
             "backend": figures,
         }
+        if "map_size" in figures:
+            report["map_size"] = figures["map_size"]
     if args.json:
         _print_json(report)
         return 0
-    print(f"store        {args.path}")
+    print(f"store        {report['path']}")
     print(f"entries      {report['entries']}")
-    data_file, ceiling = _size(figures["data_file_size"]), _size(figures["max_map_size"])
-    print(f"size on disk {_size(figures['size_on_disk'])}  (data file {data_file})")
-    print(f"map size     {_size(figures['map_size'])}  (grows by itself up to {ceiling})")
-    print(f"durability   {figures['durability']}    LMDB {figures['lmdb_version']}")
+    if figures["backend"] == "lmdb":
+        data_file, ceiling = _size(figures["data_file_size"]), _size(figures["max_map_size"])
+        print(f"size on disk {_size(figures['size_on_disk'])}  (data file {data_file})")
+        print(f"map size     {_size(figures['map_size'])}  (grows by itself up to {ceiling})")
+        print(f"durability   {figures['durability']}    LMDB {figures['lmdb_version']}")
+    else:
+        print(f"size on disk {_size(figures['size_on_disk'])}")
+        print(f"engine       {figures['backend']} {figures.get('server_version', '')}".rstrip())
     print(f"categories   {len(report['categories'])}")
     for name, count in report["categories"].items():
         print(f"  {name:<30} {count:>10}")

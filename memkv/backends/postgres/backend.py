@@ -31,8 +31,9 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import psycopg
 import psycopg_pool
@@ -197,6 +198,7 @@ class PostgresBackend(Backend):
         )
         self._closed = False
         self._writers: set[int] = set()  # threads inside a write transaction
+        self._outside_pool: weakref.WeakSet[Connection] = weakref.WeakSet()
         with self._connect_directly() as conn:
             try:
                 self._statements = sql.setup(conn, schema, create=not readonly)
@@ -244,19 +246,31 @@ class PostgresBackend(Backend):
         try:
             return self._pool.getconn()
         except psycopg_pool.PoolTimeout:
-            self._raise_no_connection()
+            return self._connect_past_the_pool()
         except psycopg_pool.PoolClosed:
             raise StoreClosed(f"the store at {self.location} is closed") from None
 
-    def _raise_no_connection(self) -> NoReturn:
-        """No connection came within the timeout: say whether the server is down or
-        refuses us (a direct attempt tells), or every pooled connection is busy."""
-        probe = self._connect_directly()  # raises ServerUnavailable or AccessDenied
-        probe.close()
-        raise BackendError(
-            f"no free connection to {self.server} within {self._timeout} s: all "
-            f"{self._pool.max_size} of the pool are in use (raise pool_size?)"
-        )
+    def _connect_past_the_pool(self) -> Connection:
+        """No pooled connection came within the timeout. If every connection the pool
+        may open is in use, say so; else the pool is still reconnecting (the server
+        was down): a direct attempt says what is wrong, or, the server being back,
+        serves this one operation (`_check_in` closes it)."""
+        stats = self._pool.get_stats()
+        if stats.get("pool_size", 0) >= self._pool_size and not stats.get("pool_available"):
+            raise BackendError(
+                f"no free connection to {self.server} within {self._timeout} s: all "
+                f"{self._pool_size} of the pool are in use (raise pool_size?)"
+            )
+        conn = self._connect_directly()  # raises ServerUnavailable or AccessDenied
+        self._outside_pool.add(conn)
+        return conn
+
+    def _check_in(self, conn: Connection) -> None:
+        if conn in self._outside_pool:
+            self._outside_pool.discard(conn)
+            conn.close()
+        else:
+            self._pool.putconn(conn)
 
     def _run(self, doing: str, attempt: Callable[[Connection], T]) -> T:
         """``attempt(conn)`` on a pooled connection; once more on a fresh one if the
@@ -269,7 +283,7 @@ class PostgresBackend(Backend):
             except _EngineFailure as failure:
                 error = failure.error
             finally:
-                self._pool.putconn(conn)
+                self._check_in(conn)
             if tries == 1 and is_connection_error(error):
                 self._pool.check()  # replace the other broken connections too
                 continue
@@ -429,7 +443,7 @@ class PostgresBackend(Backend):
             "location": self.location,
             "server_version": version,
             "schema_version": sql.SCHEMA_VERSION,
-            "size_bytes": int(size),
+            "size_on_disk": int(size),
             "records": {table.name.lower(): int(counts.get(str(int(table)), 0)) for table in Table},
             "last_commit": int(last_commit),
         }
