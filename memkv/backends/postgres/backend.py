@@ -44,19 +44,18 @@ from memkv.backends.overlay import OverlayWriteTxn
 from memkv.backends.postgres import sql
 from memkv.backends.postgres.errors import (
     RETRYABLE,
+    commit_lost_error,
     connect_error,
     describe_server,
     is_connection_error,
     operation_error,
     password_of,
-    redact,
     retries_error,
 )
 from memkv.errors import (
     BackendError,
     NestedTransaction,
     ReadOnlyStore,
-    ServerUnavailable,
     StoreClosed,
     StoreUnavailable,
 )
@@ -119,10 +118,7 @@ class _Reader:
             if self._sent:
                 raise _NeedsSnapshot
             self._sent = True
-        try:
-            return self._conn.execute(statement, params, binary=True).fetchall()
-        except psycopg.Error as exc:
-            raise _EngineFailure(exc) from exc
+        return _execute(self._conn, statement, params, binary=True).fetchall()
 
     @property
     def snapshot_id(self) -> int:
@@ -304,28 +300,33 @@ class PostgresBackend(Backend):
                     return fn(_Reader(conn, statements, single=True))
                 except _NeedsSnapshot:
                     pass
-            _send(conn, statements.begin_snapshot)
+            _execute(conn, statements.begin_snapshot)
             try:
                 result = fn(_Reader(conn, statements, single=False))
             except BaseException:
-                _end(conn, "ROLLBACK")
+                _roll_back(conn)
                 raise
-            _send(conn, "COMMIT")
+            _execute(conn, "COMMIT")
             return result
 
         return self._run("reading", attempt)
 
     def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
-        statement = self._statements.get
+        statements = self._statements
 
         def read_one(table: Table, key: bytes) -> bytes | None:
-            return self._run("reading", lambda conn: _fetch_value(conn, statement, table, key))
+            return self._run(
+                "reading", lambda conn: _Reader(conn, statements, single=True).get(table, key)
+            )
 
         return read_one
 
     def commit_id(self) -> int:
-        statement = self._statements.last_commit
-        return self._run("reading the commit id", lambda conn: _fetch_int(conn, statement))
+        statements = self._statements
+        return self._run(
+            "reading the commit id",
+            lambda conn: _Reader(conn, statements, single=True).snapshot_id,
+        )
 
     # -- writes --------------------------------------------------------------------------
 
@@ -371,7 +372,7 @@ class PostgresBackend(Backend):
     ) -> tuple[list[Outcome], int]:
         txn = _WriteTxn(_Reader(conn, self._statements, single=False))
         try:
-            _send(conn, self._statements.begin_write)
+            _execute(conn, self._statements.begin_write)
             outcomes: list[Outcome] = []
             for fn in fns:
                 savepoint = txn.savepoint()
@@ -382,10 +383,10 @@ class PostgresBackend(Backend):
                     outcomes.append((False, exc))
             changes = txn.changes()
         except BaseException:
-            _end(conn, "ROLLBACK")
+            _roll_back(conn)
             raise
         if not any(changes):
-            _end(conn, "ROLLBACK")
+            _roll_back(conn)
             return outcomes, 0
         return outcomes, self._commit(conn, changes)
 
@@ -408,14 +409,8 @@ class PostgresBackend(Backend):
             row = cursor.fetchone()
         except psycopg.Error as exc:
             if is_connection_error(exc):
-                detail = redact(str(exc).strip().splitlines()[0], self._password)
-                raise ServerUnavailable(
-                    f"the connection to {self.server} was lost while committing ({detail}): "
-                    "the transaction was committed whole or not at all, and this client "
-                    "cannot tell which",
-                    code=exc.sqlstate,
-                ) from exc
-            _end(conn, "ROLLBACK")
+                raise commit_lost_error(self.server, exc, self._password) from exc
+            _roll_back(conn)
             raise _EngineFailure(exc) from exc
         assert row is not None
         return int(row[0])
@@ -429,10 +424,7 @@ class PostgresBackend(Backend):
         statement = self._statements.stats
 
         def read_stats(conn: Connection) -> tuple[Any, ...]:
-            try:
-                row = conn.execute(statement).fetchone()
-            except psycopg.Error as exc:
-                raise _EngineFailure(exc) from exc
+            row = _execute(conn, statement).fetchone()
             assert row is not None
             return tuple(row)
 
@@ -469,37 +461,23 @@ class PostgresBackend(Backend):
         return self._closed
 
 
-def _send(conn: Connection, statement: str) -> None:
+def _execute(
+    conn: Connection, statement: str, params: tuple[Any, ...] | None = None, *, binary: bool = False
+) -> psycopg.Cursor[tuple[Any, ...]]:
+    """``conn.execute``, a failure carried as `_EngineFailure`."""
     try:
-        conn.execute(statement)
+        return conn.execute(statement, params, binary=binary)
     except psycopg.Error as exc:
         raise _EngineFailure(exc) from exc
 
 
-def _end(conn: Connection, statement: str) -> None:
+def _roll_back(conn: Connection) -> None:
     """End a transaction that failed; a connection that cannot is closed (the pool
     then replaces it)."""
     try:
-        conn.execute(statement)
+        conn.execute("ROLLBACK")
     except psycopg.Error:
         conn.close()
-
-
-def _fetch_value(conn: Connection, statement: str, table: Table, key: bytes) -> bytes | None:
-    try:
-        row = conn.execute(statement, (int(table), key), binary=True).fetchone()
-    except psycopg.Error as exc:
-        raise _EngineFailure(exc) from exc
-    return None if row is None else row[0]
-
-
-def _fetch_int(conn: Connection, statement: str) -> int:
-    try:
-        row = conn.execute(statement).fetchone()
-    except psycopg.Error as exc:
-        raise _EngineFailure(exc) from exc
-    assert row is not None
-    return int(row[0])
 
 
 def _with_session_settings(

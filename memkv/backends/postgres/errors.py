@@ -100,6 +100,16 @@ def operation_error(
     return BackendError(f"{doing} on {server} failed: {detail} (SQLSTATE {state})", code=state)
 
 
+def commit_lost_error(server: str, error: psycopg.Error, password: str | None) -> Exception:
+    """The memkv error for a connection lost while its ``COMMIT`` was in flight."""
+    detail = _first_line(redact(str(error), password))
+    return ServerUnavailable(
+        f"the connection to {server} was lost while committing ({detail}): the "
+        "transaction was committed whole or not at all, and this client cannot tell which",
+        code=getattr(error, "sqlstate", None),
+    )
+
+
 def retries_error(server: str, runs: int, error: psycopg.Error) -> RetriesExhausted:
     state = getattr(error, "sqlstate", None)
     reason = "a deadlock" if state == DEADLOCK_DETECTED else "a serialisation failure"
