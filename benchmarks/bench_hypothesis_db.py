@@ -28,7 +28,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, Target, report, workdir
-from memkv.hypothesis_db import MemkvExampleDatabase
+from memkv.testing.hypothesis_db import MemkvExampleDatabase
 
 MEMKV = "MemkvExampleDatabase"
 DIRECTORY = "DirectoryBasedExampleDatabase"

@@ -42,7 +42,7 @@ import memkv
 from benchmarks.common import RESULTS, Figures, Target, report, workdir
 from memkv import layout
 from memkv.backends.base import Table
-from memkv.backends.postgres.cluster import ThrowawayCluster
+from tests.postgres_cluster import ThrowawayCluster
 from memkv.entry import MemoryEntry, new_entry_id, now
 from memkv.keys import prefix_end
 

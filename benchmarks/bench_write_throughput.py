@@ -9,7 +9,7 @@ Writes ``benchmarks/results/write_throughput.md`` (every figure),
 ``write_throughput-summary.md`` (the targets), ``write_throughput.json`` and
 ``write_throughput.png`` (throughput against concurrency).
 
-The writers (`memkv.bench` describes the memkv and raw LMDB ones):
+The writers (`memkv.cli.bench` describes the memkv and raw LMDB ones):
 
 * memkv async / memkv threads: group commit, durable (the default);
 * raw LMDB: one write transaction per write, from threads, LMDB's durable defaults;
@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import bench_core
 from benchmarks.common import RESULTS, Target, format_time, percentiles, workdir
-from memkv import bench
-from memkv.bench import Result, Results, System, Workload, median_result, raw_record, run_threads
+from memkv.cli import bench
+from memkv.cli.bench import Result, Results, System, Workload, median_result, raw_record, run_threads
 
 SQLITE_FULL = "SQLite (WAL, FULL)"
 SQLITE_NORMAL = "SQLite (WAL, NORMAL)"

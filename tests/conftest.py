@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import memkv
-from memkv.hypothesis_db import MemkvExampleDatabase
+from memkv.testing.hypothesis_db import MemkvExampleDatabase
 from tests import postgres
 
 settings.register_profile(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import memkv
-from memkv.backends.postgres.cluster import ThrowawayCluster, server_binaries
+from tests.postgres_cluster import ThrowawayCluster, server_binaries
 
 _cluster: ThrowawayCluster | None = None
 PASSWORD = "pw-" + secrets.token_hex(8)

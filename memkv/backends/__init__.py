@@ -2,6 +2,6 @@
 
 from memkv.backends.base import Backend, ReadTxn, Table, WriteTxn
 from memkv.backends.inmemory import InMemoryBackend
-from memkv.backends.lmdb_backend import LmdbBackend
+from memkv.backends.lmdb import LmdbBackend
 
 __all__ = ["Backend", "InMemoryBackend", "LmdbBackend", "ReadTxn", "Table", "WriteTxn"]

@@ -20,7 +20,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import memkv
 from memkv.cli import main
-from memkv.hypothesis_db import MAX_PLAIN_KEY, MemkvExampleDatabase, describe_key, examples_by_key
+from memkv.testing.hypothesis_db import (
+    MAX_PLAIN_KEY,
+    MemkvExampleDatabase,
+    describe_key,
+    examples_by_key,
+)
 from tests.memkv.helpers import child_env
 
 WORKERS = Path(__file__).with_name("workers.py")

@@ -1,5 +1,6 @@
-"""`memkv.strategies` draws only what memkv accepts, and memkv gives it back unchanged:
-through `Memory` (both backends), the entry codec, and each domain package's API."""
+"""`memkv.testing.strategies` draws only what memkv accepts, and memkv gives it back unchanged:
+through `Memory` (every backend) and the entry codec. Each domain package's strategies
+are tested beside its other tests (``tests/sop_audit/test_strategies.py``, ...)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ import pytest
 from hypothesis import find, given, settings
 
 import memkv
-from audit_outbox import EventBuffer
-from enhance_log import MemoryEnhanceLogStore
-from job_journal import JobJournal
-from memkv import strategies as mst
 from memkv.entry import decode_entry, encode_entry
 from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES, unpack
-from run_log import MemoryRunLog
-from sop_audit import SopAuditLogger
+from memkv.testing import strategies as mst
 from tests.conftest import BACKENDS, open_backend
 
 # One store per backend for the whole module: hypothesis runs many examples per test.
@@ -80,58 +76,3 @@ def unpack_or_empty(key: str) -> tuple[object, ...]:
         return unpack(key)
     except memkv.InvalidKey:
         return ()
-
-
-# -- domain records, each through its package's own API, on a fresh in-memory store --------
-
-
-def fresh() -> memkv.Memory:
-    return memkv.open(memkv.IN_MEMORY)
-
-
-@settings(max_examples=60)
-@given(mst.sop_runs(), mst.sop_step_results())
-def test_sop_records_round_trip(run: Any, step: Any) -> None:
-    with fresh() as memory:
-        audit = SopAuditLogger(memory)
-        audit.log_run_start(run)
-        audit.log_step_result(run.run_id, step)
-        assert audit.get_run(run.run_id) == run
-        assert audit.list_steps(run.run_id) == [step]
-
-
-@settings(max_examples=60)
-@given(mst.enhance_log_entries())
-def test_enhance_log_entries_round_trip(entry: Any) -> None:
-    with fresh() as memory:
-        log = MemoryEnhanceLogStore(memory)
-        log.append(entry)
-        assert log.get(entry.issue_id) == entry
-        assert log.list_by_blueprint(entry.blueprint_id) == [entry]
-
-
-@settings(max_examples=60)
-@given(mst.workflow_runs())
-def test_workflow_runs_round_trip(run: Any) -> None:
-    with fresh() as memory:
-        runs = MemoryRunLog(memory)
-        runs.save_run(run)
-        assert runs.get_run(run.workflow_id, run.id) == run
-
-
-@settings(max_examples=60)
-@given(mst.wal_events())
-def test_wal_events_round_trip(event: Any) -> None:
-    with fresh() as memory:
-        journal = JobJournal(memory)
-        seq = journal.append(event)
-        assert journal.events() == [event.evolve(seq=seq)]
-
-
-@settings(max_examples=60)
-@given(mst.audit_entries())
-def test_audit_entries_round_trip(entry: Any) -> None:
-    with fresh() as memory:
-        buffer = EventBuffer(memory)
-        assert buffer.enqueue(entry).accepted
-        assert [record.record for record in buffer.peek(1)] == [entry]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from memkv.hypothesis_db import MemkvExampleDatabase
+from memkv.testing.hypothesis_db import MemkvExampleDatabase
 
 
 def saver(path: str, worker: str, rounds: str, ending: str) -> None:

@@ -4,7 +4,7 @@ LMDB store, printing what it stores and what it reads back."""
 from __future__ import annotations
 
 import asyncio
-import importlib
+from importlib.metadata import entry_points
 import logging
 import tempfile
 from pathlib import Path
@@ -16,7 +16,7 @@ import memkv
 import memkv.aio
 from memkv.keys import describe, pack
 
-DOMAIN_PACKAGES: Final = ("sop_audit", "enhance_log", "run_log", "job_journal", "audit_outbox")
+DEMOS_GROUP: Final = "memkv.demos"  # entry points: modules with TITLE and run(memory)
 
 
 class Preference(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,12 +115,11 @@ def _group_commit(mem: memkv.Memory) -> None:
 
 
 def _domain_packages(mem: memkv.Memory) -> None:
-    """Each domain package installed beside memkv shows itself on the same store."""
-    for name in DOMAIN_PACKAGES:
-        try:
-            demo = importlib.import_module(f"{name}.demo")
-        except ModuleNotFoundError:
-            continue
+    """Each package installed beside memkv that registers a demo (the entry points
+    of `DEMOS_GROUP`: sop_audit, enhance_log, run_log, job_journal, audit_outbox)
+    shows itself on the same store."""
+    for entry_point in entry_points(group=DEMOS_GROUP):
+        demo = entry_point.load()
         print(f"\n-- {demo.TITLE}")
         demo.run(mem)
 

@@ -1,7 +1,7 @@
 """`MemkvExampleDatabase`: hypothesis's example database in a memkv store.
 
     from hypothesis import settings
-    from memkv.hypothesis_db import MemkvExampleDatabase
+    from memkv.testing.hypothesis_db import MemkvExampleDatabase
 
     settings.register_profile("memkv", database=MemkvExampleDatabase(".hypothesis/memkv"))
 
@@ -50,7 +50,7 @@ from memkv.keys import check_name, pack
 from memkv.seqlog import SequenceLog
 from memkv.settings import Durability
 
-log = logging.getLogger("memkv.hypothesis_db")
+log = logging.getLogger("memkv.testing.hypothesis_db")
 
 ROOT: Final = "hypothesis"
 LISTENERS_ROOT: Final = "hypothesis.listeners"

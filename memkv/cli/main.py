@@ -30,8 +30,8 @@ from typing import Any
 import msgspec
 
 import memkv
-from memkv import bench
-from memkv.demo import run_demo
+from memkv.cli import bench
+from memkv.cli.demo import run_demo
 from memkv.keys import describe, pack
 
 _json = msgspec.json.Encoder()
@@ -243,7 +243,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _hypothesis(args: argparse.Namespace) -> int:
     try:  # hypothesis is an optional dependency of memkv
-        from memkv.hypothesis_db import describe_key, examples_by_key  # noqa: PLC0415
+        from memkv.testing.hypothesis_db import describe_key, examples_by_key  # noqa: PLC0415
     except ImportError as exc:
         print(f"memkv: error: hypothesis is not installed: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,8 @@
+"""The ``memkv`` command (stats, get, list, verify, bench, demo, hypothesis).
+
+Above the core: it imports `memkv` and the test-suite tools, and nothing imports it.
+"""
+
+from memkv.cli.main import main
+
+__all__ = ["main"]
