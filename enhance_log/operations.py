@@ -19,7 +19,7 @@ from enhance_log.keys import (
 )
 from enhance_log.types import EnhanceLogEntry, EnhanceLogPage
 from memkv.keys import decode_cursor, encode_cursor, pack, unpack
-from memkv.memory import check_limit
+from memkv.query import check_limit
 
 _POSITION: Final = (int, int)  # (ts_ms, seq): the order of both listings
 

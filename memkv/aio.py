@@ -5,8 +5,12 @@ which commits everything queued together with one flush (`memkv.group_commit`); 
 awaiting task resumes once its own write is durable, and the event loop never waits
 for a flush. A transaction function that raises fails only its own caller.
 
-Reads run inline, on the calling task: an LMDB read is a lookup in a memory map that
-never waits for the writer, and costs less than a hand-off to a thread would.
+Reads are `Memory`'s, as coroutines. Where the backend's reads are local
+(`memkv.backends.base.Backend.local_reads`: LMDB, in-memory) they run inline, on the
+calling task: such a read is a lookup in a memory map that never waits for the
+writer, and costs less than a hand-off to a thread would. Where they are not
+(PostgreSQL: a network round trip) they run in a worker thread, so that the event
+loop goes on meanwhile.
 
 Cancelling a task that awaits a write ends with the write either withdrawn (it never
 runs) or committed: if the writer has already taken it, the cancellation waits the
@@ -27,18 +31,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar, Unpack
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
-import memkv
 from memkv.backends.base import Backend, Outcome
 from memkv.entry import CORE, MemoryEntry
-from memkv.memory import Entries, KeyList, Memory, Problems, Reader, Transaction
-from memkv.settings import OpenOptions
-from memkv.views import PreparedStore
+from memkv.memory import Memory, Problems, Reader, Transaction
+from memkv.opening import OpenOptions
+from memkv.opening import open as open_memory
+from memkv.runs import PreparedStore
 
 R = TypeVar("R")
+P = ParamSpec("P")
 
 __all__ = ["AsyncMemory", "open"]
 
@@ -49,7 +55,22 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> AsyncM
     Raises:
         InvalidArgument, StoreUnavailable: as `memkv.open`.
     """
-    return AsyncMemory(memkv.open(path, **options))
+    return AsyncMemory(open_memory(path, **options))
+
+
+def _read_operation(
+    method: Callable[Concatenate[Memory, P], R],
+) -> Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, R]]:
+    """`Memory`'s read ``method`` as a coroutine of `AsyncMemory` (same parameters and
+    contract): inline on a backend with local reads, else in a worker thread."""
+
+    async def operation(self: AsyncMemory, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self._reads_inline:
+            return method(self._memory, *args, **kwargs)
+        return await asyncio.to_thread(method, self._memory, *args, **kwargs)
+
+    functools.update_wrapper(operation, method)  # name, docstring, signature
+    return operation
 
 
 class _Waiter:
@@ -112,10 +133,11 @@ class AsyncMemory:
     its group commits); `close` closes it. Usable as an async context manager.
     """
 
-    __slots__ = ("_inbox", "_inboxes", "_memory")
+    __slots__ = ("_inbox", "_inboxes", "_memory", "_reads_inline")
 
     def __init__(self, memory: Memory) -> None:
         self._memory = memory
+        self._reads_inline = memory.backend.local_reads
         self._inbox: _LoopInbox | None = None  # of the loop last seen: the usual one
         self._inboxes: dict[asyncio.AbstractEventLoop, _LoopInbox] = {}
 
@@ -148,9 +170,7 @@ class AsyncMemory:
     def __repr__(self) -> str:
         return f"<memkv.aio.AsyncMemory over {self._memory!r}>"
 
-    async def health_check(self) -> bool:
-        """See `Memory.health_check`."""
-        return self._memory.health_check()
+    health_check = _read_operation(Memory.health_check)
 
     # -- transactions ----------------------------------------------------------------
 
@@ -192,8 +212,11 @@ class AsyncMemory:
         return inbox
 
     async def snapshot(self, fn: Callable[[Reader], R]) -> R:
-        """Run ``fn(view)`` on one consistent snapshot; see `Memory.snapshot`."""
-        return self._memory.snapshot(fn)
+        """Run ``fn(view)`` on one consistent snapshot; see `Memory.snapshot`. Where
+        reads are not local, ``fn`` runs in a worker thread."""
+        if self._reads_inline:
+            return self._memory.snapshot(fn)
+        return await asyncio.to_thread(self._memory.snapshot, fn)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -219,60 +242,14 @@ class AsyncMemory:
         """Remove ``key``; ``True`` if it was there. See `Memory.forget`."""
         return await self.transact(lambda tx: tx.forget(key))
 
-    # -- reads -------------------------------------------------------------------------
+    # -- reads (see `_read_operation`) ------------------------------------------------
 
-    async def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
-        """The entry at ``key``, or ``None`` if absent; see `Memory.get`."""
-        return self._memory.get(key, type)
-
-    async def list(
-        self,
-        category: str | None = None,
-        session_id: str | None = None,
-        *,
-        prefix: str | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        reverse: bool = False,
-        type: Any = None,  # noqa: A002 - the API's name
-    ) -> Entries:
-        """Entries in key order, filtered and paged; see `Memory.list`."""
-        return self._memory.list(
-            category,
-            session_id,
-            prefix=prefix,
-            limit=limit,
-            after=after,
-            reverse=reverse,
-            type=type,
-        )
-
-    async def keys(
-        self,
-        category: str | None = None,
-        session_id: str | None = None,
-        *,
-        prefix: str | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        reverse: bool = False,
-    ) -> KeyList:
-        """Keys in key order, filtered and paged; see `Memory.keys`."""
-        return self._memory.keys(
-            category, session_id, prefix=prefix, limit=limit, after=after, reverse=reverse
-        )
-
-    async def count(self, category: str | None = None, session_id: str | None = None) -> int:
-        """How many entries there are; see `Memory.count`."""
-        return self._memory.count(category, session_id)
-
-    async def categories(self) -> dict[str, int]:
-        """The categories in use with their entry counts."""
-        return self._memory.categories()
-
-    async def sessions(self) -> dict[str, int]:
-        """The session ids in use with their entry counts."""
-        return self._memory.sessions()
+    get = _read_operation(Memory.get)
+    list = _read_operation(Memory.list)
+    keys = _read_operation(Memory.keys)
+    count = _read_operation(Memory.count)
+    categories = _read_operation(Memory.categories)
+    sessions = _read_operation(Memory.sessions)
 
     async def verify(self) -> Problems:
         """See `Memory.verify`; it reads the whole store, so it runs in a thread."""

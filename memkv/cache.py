@@ -22,20 +22,32 @@ What the cache keeps for a key: the `MemoryEntry` itself when its content is
 immutable (str, bytes, numbers, None), else the encoded record, decoded afresh on
 every hit so that no caller can mutate what another caller reads; or `ABSENT`.
 
-Lookups take no lock (dict reads under the GIL); changes take one.
+`ReadCache.get` is the hit path of `memkv.Memory.get`: one comparison with the
+commit id and one dict lookup for an entry that can be shared. Lookups take no lock
+(dict reads under the GIL); changes take one.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
 from typing import Any, Final
 
 import cachetools
 
-from memkv.entry import MemoryEntry
+from memkv.entry import MemoryEntry, convert_content, decode_entry
 
 ABSENT: Final = object()
 """Cached knowledge that a key is not stored."""
+
+
+class Miss(enum.Enum):
+    """What `ReadCache.get` returns when it cannot answer: read the store."""
+
+    MISS = enum.auto()
+
+
+MISS: Final = Miss.MISS
 
 CachedValue = MemoryEntry[Any] | bytes | object
 
@@ -51,52 +63,63 @@ def cached_value(entry: MemoryEntry[Any], record: bytes) -> CachedValue:
 
 
 class _Entries(cachetools.FIFOCache[str, CachedValue]):
-    """The cache, with a plain set of its keys beside it so that a miss costs one set
-    lookup (cachetools answers a miss by raising KeyError internally)."""
+    """The cache (cachetools decides what to evict), mirrored in a plain dict,
+    `plain`, that lookups read: one C call for a hit or a miss, where cachetools
+    answers through Python methods (and a miss by raising KeyError inside)."""
 
     def __init__(self, maxsize: int) -> None:
         super().__init__(maxsize)
-        self.present: set[str] = set()
-
-    def __missing__(self, key: str) -> None:
-        return None  # evicted since `present` was checked
+        self.plain: dict[str, CachedValue] = {}
 
     def __setitem__(self, key: str, value: CachedValue) -> None:
         super().__setitem__(key, value)
-        self.present.add(key)
+        self.plain[key] = value
 
     def popitem(self) -> tuple[str, CachedValue]:
         key, value = super().popitem()
-        self.present.discard(key)
+        self.plain.pop(key, None)
         return key, value
 
     def clear(self) -> None:
         super().clear()
-        self.present.clear()
+        self.plain.clear()
 
 
 class ReadCache:
-    """See the module docstring. ``maxsize`` is the number of keys kept.
+    """See the module docstring. ``maxsize`` is the number of keys kept."""
 
-    A hit is ``stamp == current commit id and key in present``, then ``entries[key]``
-    (`memkv.Memory.get` inlines this).
-    """
-
-    __slots__ = ("_lock", "_maxsize", "doorkeeper", "entries", "present", "stamp")
+    __slots__ = ("_entries", "_lock", "_maxsize", "_values", "doorkeeper", "stamp")
 
     def __init__(self, maxsize: int) -> None:
-        self.entries = _Entries(maxsize)
-        self.present = self.entries.present
+        self._entries = _Entries(maxsize)
+        self._values = self._entries.plain
         self.stamp = -1  # the commit the cached values are as of
         self._maxsize = maxsize
         self.doorkeeper: set[str] = set()  # keys missed once since the last admission
         self._lock = threading.Lock()
 
-    def lookup(self, key: str, commit_id: int) -> CachedValue | None:
-        """The cached value for ``key`` if still valid at ``commit_id``, else ``None``."""
-        if commit_id != self.stamp or key not in self.present:
+    def get(self, key: str, type: Any, commit_id: int) -> MemoryEntry[Any] | Miss | None:  # noqa: A002
+        """What `memkv.Memory.get(key, type)` returns, if the cache holds ``key``
+        and the store's last commit is still ``commit_id``; else `MISS`.
+
+        Raises:
+            TypeMismatch: the cached content does not fit ``type``.
+        """
+        if commit_id != self.stamp:
+            return MISS
+        try:
+            cached = self._values.get(key, MISS)
+        except TypeError:  # unhashable, so not a key: the store's path says why
+            return MISS
+        if cached.__class__ is MemoryEntry and type is None:
+            return cached
+        if cached is MISS:
+            return MISS
+        if cached is ABSENT:
             return None
-        return self.entries[key]
+        if isinstance(cached, bytes):
+            return decode_entry(key, cached, type)
+        return convert_content(cached, type)  # type: ignore[arg-type]
 
     def fill(
         self, key: str, entry: MemoryEntry[Any] | None, record: bytes | None, snapshot_id: int
@@ -113,14 +136,14 @@ class ReadCache:
             value = record if entry is None else cached_value(entry, record)
         with self._lock:
             if snapshot_id > self.stamp:
-                self.entries.clear()
+                self._entries.clear()
                 self.stamp = snapshot_id
             if snapshot_id == self.stamp:
                 if len(doorkeeper) > _DOORKEEPER_FACTOR * self._maxsize:
                     doorkeeper.clear()  # forget old first misses now and then
                 else:
                     doorkeeper.discard(key)
-                self.entries[key] = value
+                self._entries[key] = value
 
     def apply_commit(self, txn_id: int, written: dict[str, CachedValue]) -> None:
         """Learn the keys a transaction of this handle wrote, committed as ``txn_id``."""
@@ -128,20 +151,24 @@ class ReadCache:
             if self.stamp > txn_id:
                 return  # readers already refilled from a later snapshot
             if self.stamp < txn_id - 1:
-                self.entries.clear()
+                self._entries.clear()
                 self.stamp = txn_id
                 return
             self.stamp = txn_id
-            entries = self.entries
+            entries = self._entries
             for key, value in written.items():
                 if key in entries:
                     entries[key] = value
 
     def clear(self) -> None:
         with self._lock:
-            self.entries.clear()
+            self._entries.clear()
             self.doorkeeper.clear()
             self.stamp = -1
 
+    def __contains__(self, key: str) -> bool:
+        """Whether ``key`` is cached (valid or not at the store's current commit)."""
+        return key in self._values
+
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._entries)

@@ -11,40 +11,31 @@ import threading
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-import msgspec
-
 from memkv.backends.base import Backend, Outcome, Table
-from memkv.cache import ABSENT, CachedValue, ReadCache
-from memkv.entry import CORE, MemoryEntry, convert_content, decode_entry, entry_decoder
+from memkv.cache import MISS, CachedValue, ReadCache
+from memkv.entry import CORE, MemoryEntry, decode_entry, entry_decoder
 from memkv.errors import StoreClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
-from memkv.keys import MAX_KEY_BYTES, encode_key
+from memkv.keys import encode_key
+from memkv.runs import GroupRun, PreparedStore, run_alone
 from memkv.verify import verify_snapshot
-from memkv.views import (
-    Entries,
-    GroupRun,
-    KeyList,
-    PreparedStore,
-    Reader,
-    Transaction,
-    check_limit,
-    run_alone,
-)
+from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
 
 R = TypeVar("R")
 Problems = list[str]  # `list` names a method inside Memory
 
 _ENTRIES: Final = Table.ENTRIES
-_decode_entry: Final = msgspec.msgpack.Decoder(MemoryEntry).decode
 
-__all__ = ["Entries", "KeyList", "Memory", "Problems", "Reader", "Transaction", "check_limit"]
+__all__ = ["Entries", "KeyList", "Memory", "Problems", "Reader", "Transaction"]
 
 
-class Memory:
+class Memory(ReadOperations):
     """A durable key-value memory. Open one with `memkv.open`.
 
-    Thread-safe; usable as a context manager (closed on exit). Every method that
-    writes is one transaction; `transact` runs several operations as one. Writes
+    Thread-safe; usable as a context manager (closed on exit). The read operations
+    (`get`, `list`, `keys`, `count`, `categories`, `sessions`) each read one
+    snapshot; every method that writes is one transaction; `transact` runs several
+    operations as one. Writes
     from many threads at once are group-committed (`memkv.group_commit`): each
     returns once its own write is durable, having shared the flush with the others.
     """
@@ -202,132 +193,34 @@ class Memory:
 
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002, PLR0912
-        """The entry at ``key``, or ``None`` if absent; see `Reader.get`.
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        """The entry at ``key``, or ``None`` if absent; see `ReadOperations.get`.
 
-        Served from the read cache when the store has not changed (in any process)
+        Served from the read cache while the store has not changed (in any process)
         since the entry was cached.
         """
-        # The hot path of the whole library, kept flat: a cache hit, or one read of
-        # a plain key; anything unusual (type=, a bad key) takes `_get_general`.
         cache = self._cache
-        current = -1
         if cache is not None:
-            current = self._commit_id()
-            if cache.stamp == current:
-                try:
-                    hit = key in cache.present
-                except TypeError:  # unhashable, so not a key: the general path says why
-                    hit = False
-                if hit:
-                    cached = cache.entries[key]
-                    if type is None and cached.__class__ is MemoryEntry:
-                        return cached
-                    if cached is not None:
-                        return self._from_cache(key, cached, type)
-        if type is not None or key.__class__ is not str or self._closed:
-            return self._get_general(key, type)
-        try:
-            raw_key = key.encode()
-        except UnicodeEncodeError:
-            return self._get_general(key, type)
-        if not raw_key or len(raw_key) > MAX_KEY_BYTES:
-            return self._get_general(key, type)
-        # The snapshot read below is at least `current`: labelling what it returns
-        # with `current` is safe (the cache only ever serves at stamp == commit id).
-        record = self._point_read(_ENTRIES, raw_key)
-        if record is None:
-            entry = None
-        else:
-            try:
-                entry = _decode_entry(record)
-            except ValueError:
-                entry = decode_entry(key, record)  # raises CorruptRecord, naming the key
-            if entry.key != key:
-                decode_entry(key, record)  # raises CorruptRecord: another key's record
-        if cache is not None:
-            doorkeeper = cache.doorkeeper
-            if current == cache.stamp and key not in doorkeeper:
-                doorkeeper.add(key)  # see `ReadCache.fill`: admitted on a second miss
-            else:
-                cache.fill(key, entry, record, current)
-        return entry
+            found = cache.get(key, type, self._commit_id())
+            if found is not MISS:
+                return found
+        return self._get_stored(key, type)
 
-    def _from_cache(self, key: str, cached: CachedValue, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
-        if cached is ABSENT:
-            return None
-        if isinstance(cached, bytes):
-            return decode_entry(key, cached, type)
-        assert isinstance(cached, MemoryEntry)
-        return convert_content(cached, type)
-
-    def _get_general(self, key: str, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
+    def _get_stored(self, key: str, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
+        """`get` from the store (one point read), offering what it read to the cache."""
         raw_key = encode_key(key)
         if type is not None:
             entry_decoder(type)
         self._check_open()
-        current = self._commit_id()
+        cache = self._cache
+        # The snapshot read below is at least `current`: labelling what it returns
+        # with `current` is safe (the cache only ever serves at stamp == commit id).
+        current = self._commit_id() if cache is not None else -1
         record = self._point_read(_ENTRIES, raw_key)
         entry = None if record is None else decode_entry(key, record, type)
-        if self._cache is not None:
-            self._cache.fill(key, entry if type is None else None, record, current)
+        if cache is not None:
+            cache.fill(key, entry if type is None else None, record, current)
         return entry
-
-    def list(
-        self,
-        category: str | None = None,
-        session_id: str | None = None,
-        *,
-        prefix: str | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        reverse: bool = False,
-        type: Any = None,  # noqa: A002 - the API's name
-    ) -> Entries:
-        """Entries in key order, filtered and paged; see `Reader.list`."""
-        return self._read(
-            lambda reader: reader.list(
-                category,
-                session_id,
-                prefix=prefix,
-                limit=limit,
-                after=after,
-                reverse=reverse,
-                type=type,
-            ),
-            # with a session but no category: a scan of the session index, then the
-            # entries it names (the category index holds the records themselves)
-            several_reads=session_id is not None,
-        )
-
-    def keys(
-        self,
-        category: str | None = None,
-        session_id: str | None = None,
-        *,
-        prefix: str | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-        reverse: bool = False,
-    ) -> KeyList:
-        """Keys in key order, filtered and paged as `list`, without the entries."""
-        return self._read(
-            lambda reader: reader.keys(
-                category, session_id, prefix=prefix, limit=limit, after=after, reverse=reverse
-            )
-        )
-
-    def count(self, category: str | None = None, session_id: str | None = None) -> int:
-        """How many entries there are; see `Reader.count`."""
-        return self._read(lambda reader: reader.count(category, session_id))
-
-    def categories(self) -> dict[str, int]:
-        """The categories in use with their entry counts."""
-        return self._read(Reader.categories)
-
-    def sessions(self) -> dict[str, int]:
-        """The session ids in use with their entry counts."""
-        return self._read(Reader.sessions)
 
     def verify(self) -> Problems:
         """Check that the indexes and counts agree with the entries, in one snapshot;
@@ -337,5 +230,6 @@ class Memory:
         return self._backend.read(verify_snapshot, several_reads=True)
 
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
+        """``fn`` on a `Reader` of a snapshot of its own."""
         self._check_open()
         return self._backend.read(lambda txn: fn(Reader(txn)), several_reads=several_reads)

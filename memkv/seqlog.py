@@ -27,7 +27,8 @@ import msgspec
 from memkv.entry import MemoryEntry
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
-from memkv.memory import Memory, Reader, Transaction, check_limit
+from memkv.memory import Memory, Reader, Transaction
+from memkv.query import check_limit
 
 RecordT = TypeVar("RecordT")
 

@@ -1,6 +1,6 @@
-"""The views a function receives: `Reader` (the read operations, on one snapshot)
-and `Transaction` (`Memory`'s operations inside one write transaction), and how a
-transaction function runs, alone or in a group commit (`run_alone`, `GroupRun`).
+"""The views of a store: `ReadOperations` (the read operations, written once),
+`Reader` (them, on one snapshot) and `Transaction` (`Memory`'s operations inside one
+write transaction, the view a transaction function receives).
 
 A `Transaction` keeps the entry records, the category and session indexes and their
 counts (see `memkv.layout`) in step, and tells the read cache what it wrote.
@@ -8,6 +8,7 @@ counts (see `memkv.layout`) in step, and tells the read cache what it wrote.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -15,8 +16,9 @@ from typing import Any, Final, TypeVar
 import msgspec
 
 from memkv import layout
-from memkv.backends.base import Outcome, ReadTxn, Table, WriteTxn
+from memkv.backends.base import ReadTxn, Table, WriteTxn
 from memkv.cache import ABSENT, CachedValue, cached_value
+from memkv.counts import CountChanges, add_counts, pending, write_counts
 from memkv.entry import (
     CORE,
     EntryHeader,
@@ -29,8 +31,9 @@ from memkv.entry import (
     entry_decoder,
     new_entry_id,
 )
-from memkv.errors import Conflict, CorruptRecord, InvalidArgument, InvalidKey, TransactionClosed
-from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_end
+from memkv.errors import Conflict, CorruptRecord, TransactionClosed
+from memkv.keys import check_name, encode_key, prefix_end
+from memkv.query import Query
 
 R = TypeVar("R")
 # Aliases: inside the classes below, `list` names the method.
@@ -38,24 +41,30 @@ Entries = list[MemoryEntry[Any]]
 KeyList = list[str]
 Items = list[tuple[bytes, bytes]]
 
-CountChanges = dict[tuple[str, str | None], int]  # (category, session) -> entries added
 Reading = tuple[datetime, str]  # a clock reading: entry timestamp and id prefix
 
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
 _EMPTY: Final = b""
 
+__all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Reading", "Transaction"]
 
-class Reader:
-    """The read operations, on one snapshot (or inside a write transaction)."""
 
-    __slots__ = ("_txn",)
+class ReadOperations(ABC):
+    """The read operations, written once for every view of a store: `Reader` runs
+    them on its own snapshot, `memkv.Memory` each in a snapshot of its own, and
+    `memkv.aio.AsyncMemory` derives its coroutines from `Memory`'s.
 
-    def __init__(self, txn: ReadTxn) -> None:
-        self._txn = txn
+    Each operation checks its arguments, then hands a function of a `Reader` to
+    `_read`.
+    """
 
-    def _snapshot(self) -> ReadTxn:
-        return self._txn
+    __slots__ = ()
+
+    @abstractmethod
+    def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
+        """``fn`` run on a `Reader` of one snapshot; ``several_reads``: ``fn`` reads
+        more than one key (see `memkv.backends.base.Backend.read`)."""
 
     def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002 - the API's name
         """The entry stored at ``key``, or ``None`` if absent.
@@ -69,12 +78,7 @@ class Reader:
         raw_key = encode_key(key)
         if type is not None:
             entry_decoder(type)
-        data = self._snapshot().get(_ENTRIES, raw_key)
-        return None if data is None else decode_entry(key, data, type)
-
-    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
-        data = self._snapshot().get(_ENTRIES, raw_key)
-        return None if data is None else decode_header(key, data)
+        return self._read(lambda reader: reader._get(key, raw_key, type))
 
     def list(
         self,
@@ -98,27 +102,14 @@ class Reader:
             InvalidArgument: a bad category, session id, prefix, limit, cursor or type.
             TypeMismatch, CorruptRecord.
         """
+        query = Query.of(category, session_id, prefix, limit, after, reverse)
         if type is not None:
             entry_decoder(type)
-        scanned = self._scan(category, session_id, prefix, limit, after, reverse, keys_only=False)
-        if scanned is None:
-            return []
-        base, items = scanned
-        if base is None:
-            return decode_entries(items, 0, type)
-        skip = len(base)
-        if session_id is None:  # the category index holds the records themselves
-            return decode_entries(items, skip, type)
-        txn = self._snapshot()
-        entries = []
-        for index_key, _ in items:
-            raw_key = index_key[skip:]
-            key = _key_text(raw_key)
-            data = txn.get(_ENTRIES, raw_key)
-            if data is None:
-                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
-            entries.append(decode_entry(key, data, type))
-        return entries
+        # with a session but no category: a scan of the session index, then the
+        # entries it names (the category index holds the records themselves)
+        return self._read(
+            lambda reader: reader._entries(query, type), several_reads=not query.covering
+        )
 
     def keys(
         self,
@@ -135,45 +126,8 @@ class Reader:
         Raises:
             InvalidArgument: a bad category, session id, prefix, limit or cursor.
         """
-        scanned = self._scan(category, session_id, prefix, limit, after, reverse, keys_only=True)
-        if scanned is None:
-            return []
-        base, items = scanned
-        skip = 0 if base is None else len(base)
-        return [_key_text(storage_key[skip:]) for storage_key, _ in items]
-
-    def _scan(
-        self,
-        category: str | None,
-        session_id: str | None,
-        prefix: str | None,
-        limit: int | None,
-        after: str | None,
-        reverse: bool,
-        *,
-        keys_only: bool,
-    ) -> tuple[bytes | None, Items] | None:
-        """The range scan behind `list` and `keys`: the index prefix used (``None``:
-        the entries table) and the items; ``None`` if the range is empty."""
-        if category is not None:
-            check_name(category, "category")
-        if session_id is not None:
-            check_name(session_id, "session_id")
-        check_limit(limit)
-        base = layout.index_prefix(category, session_id)
-        start = (base or _EMPTY) + _encode_prefix(prefix)
-        stop = prefix_end(start)
-        if after is not None:
-            cursor = (base or _EMPTY) + _encode_cursor(after)
-            if reverse:
-                stop = cursor if stop is None else min(stop, cursor)
-            else:
-                start = max(start, key_after(cursor))
-        if stop is not None and start >= stop:
-            return None
-        table = _ENTRIES if base is None else _INDEX
-        scan = self._snapshot().scan
-        return base, scan(table, start, stop, reverse=reverse, limit=limit, keys_only=keys_only)
+        query = Query.of(category, session_id, prefix, limit, after, reverse)
+        return self._read(lambda reader: reader._keys(query))
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
         """How many entries there are (in a category, a session, or both). O(1).
@@ -185,16 +139,76 @@ class Reader:
             check_name(category, "category")
         if session_id is not None:
             check_name(session_id, "session_id")
-        count_key = layout.count_key(category, session_id)
-        return layout.decode_count(self._snapshot().get(_INDEX, count_key))
+        return self._read(lambda reader: reader._count(category, session_id))
 
     def categories(self) -> dict[str, int]:
         """The categories in use, with their entry counts, in name order."""
-        return self._counted(layout.COUNT_CATEGORIES)
+        return self._read(lambda reader: reader._counted(layout.COUNT_CATEGORIES))
 
     def sessions(self) -> dict[str, int]:
         """The session ids in use, with their entry counts, in id order."""
-        return self._counted(layout.COUNT_SESSIONS)
+        return self._read(lambda reader: reader._counted(layout.COUNT_SESSIONS))
+
+
+class Reader(ReadOperations):
+    """The read operations on one snapshot (or inside a write transaction)."""
+
+    __slots__ = ("_txn",)
+
+    def __init__(self, txn: ReadTxn) -> None:
+        self._txn = txn
+
+    def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
+        return fn(self)
+
+    def _snapshot(self) -> ReadTxn:
+        return self._txn
+
+    def _get(self, key: str, raw_key: bytes, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
+        data = self._snapshot().get(_ENTRIES, raw_key)
+        return None if data is None else decode_entry(key, data, type)
+
+    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
+        data = self._snapshot().get(_ENTRIES, raw_key)
+        return None if data is None else decode_header(key, data)
+
+    def _scan(self, query: Query, *, keys_only: bool) -> Items:
+        if query.empty:
+            return []
+        return self._snapshot().scan(
+            query.table,
+            query.start,
+            query.stop,
+            reverse=query.reverse,
+            limit=query.limit,
+            keys_only=keys_only,
+        )
+
+    def _entries(self, query: Query, type: Any) -> Entries:  # noqa: A002
+        items = self._scan(query, keys_only=False)
+        skip = len(query.index)
+        if query.covering:  # the entries table, or the category index: the records
+            return decode_entries(items, skip, type)
+        txn = self._snapshot()
+        entries = []
+        for index_key, _ in items:
+            raw_key = index_key[skip:]
+            key = _key_text(raw_key)
+            data = txn.get(_ENTRIES, raw_key)
+            if data is None:
+                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
+            entries.append(decode_entry(key, data, type))
+        return entries
+
+    def _keys(self, query: Query) -> KeyList:
+        skip = len(query.index)
+        return [
+            _key_text(storage_key[skip:]) for storage_key, _ in self._scan(query, keys_only=True)
+        ]
+
+    def _count(self, category: str | None, session_id: str | None) -> int:
+        count_key = layout.count_key(category, session_id)
+        return layout.decode_count(self._snapshot().get(_INDEX, count_key))
 
     def _counted(self, prefix: bytes) -> dict[str, int]:
         items = self._snapshot().scan(_INDEX, prefix, prefix_end(prefix))
@@ -249,7 +263,7 @@ class Transaction(Reader):
             CorruptRecord (the entry being replaced cannot be read).
         """
         raw_key = encode_key(key)
-        _check_names(category, session_id)
+        check_names(category, session_id)
         previous = self._previous(key, raw_key)
         entry = self._entry(key, content, category, session_id, previous)
         return self._write(raw_key, entry, encode_entry(entry), previous)
@@ -264,7 +278,7 @@ class Transaction(Reader):
             InvalidKey, InvalidArgument, InvalidContent.
         """
         raw_key = encode_key(key)
-        _check_names(category, session_id)
+        check_names(category, session_id)
         self._check_absent(key, raw_key)
         entry = self._entry(key, content, category, session_id, None)
         return self._write(raw_key, entry, encode_entry(entry), None)
@@ -294,9 +308,12 @@ class Transaction(Reader):
             session_id=session_id,
         )
 
-    def _store_prepared(self, prepared: PreparedStore) -> MemoryEntry[Any]:
-        entry, raw_key, record = prepared.entry, prepared.raw_key, prepared.record
-        if prepared.only_if_absent:
+    def _write_prepared(
+        self, entry: MemoryEntry[Any], raw_key: bytes, record: bytes, *, only_if_absent: bool
+    ) -> MemoryEntry[Any]:
+        """`store` (or `insert`) of an entry checked, stamped and encoded beforehand
+        (`memkv.runs.PreparedStore`)."""
+        if only_if_absent:
             self._check_absent(entry.key, raw_key)
             previous = None
         else:
@@ -323,14 +340,14 @@ class Transaction(Reader):
             if moved:
                 if previous.session_id is not None:
                     self._unindex_session(raw_key, previous.category, previous.session_id)
-                self._count(previous.category, previous.session_id, -1)
+                self._change_count(previous.category, previous.session_id, -1)
         txn.put(_INDEX, layout.category_prefix(category) + raw_key, record)
         if moved:
             if session_id is not None:
                 txn.put(_INDEX, layout.session_prefix(session_id) + raw_key, _EMPTY)
                 both = layout.category_session_prefix(category, session_id)
                 txn.put(_INDEX, both + raw_key, _EMPTY)
-            self._count(category, session_id, +1)
+            self._change_count(category, session_id, +1)
         self._written[entry.key] = cached_value(entry, record)
         return entry
 
@@ -349,22 +366,24 @@ class Transaction(Reader):
         txn.delete(_INDEX, layout.category_prefix(previous.category) + raw_key)
         if previous.session_id is not None:
             self._unindex_session(raw_key, previous.category, previous.session_id)
-        self._count(previous.category, previous.session_id, -1)
+        self._change_count(previous.category, previous.session_id, -1)
         self._written[key] = ABSENT
         return True
 
-    def count(self, category: str | None = None, session_id: str | None = None) -> int:
-        pending = _pending(self._counts, category, session_id)
+    def _count(self, category: str | None, session_id: str | None) -> int:
+        """The stored count, and what this transaction (and those before it in its
+        group) have changed and not yet written."""
+        changed = pending(self._counts, category, session_id)
         if self._group_counts:
-            pending += _pending(self._group_counts, category, session_id)
-        return super().count(category, session_id) + pending
+            changed += pending(self._group_counts, category, session_id)
+        return super()._count(category, session_id) + changed
 
     def _unindex_session(self, raw_key: bytes, category: str, session_id: str) -> None:
         txn = self._live()
         txn.delete(_INDEX, layout.session_prefix(session_id) + raw_key)
         txn.delete(_INDEX, layout.category_session_prefix(category, session_id) + raw_key)
 
-    def _count(self, category: str, session_id: str | None, delta: int) -> None:
+    def _change_count(self, category: str, session_id: str | None, delta: int) -> None:
         counts = self._counts
         group = (category, session_id)
         counts[group] = counts.get(group, 0) + delta
@@ -376,7 +395,7 @@ class Transaction(Reader):
         if self._group_counts is None:
             write_counts(txn, self._counts)
         else:
-            _add_counts(self._group_counts, self._counts)
+            add_counts(self._group_counts, self._counts)
         self._write_txn = None
         return self._written
 
@@ -384,198 +403,10 @@ class Transaction(Reader):
         self._write_txn = None
 
 
-class PreparedStore:
-    """``store`` (or, with ``only_if_absent``, ``insert``) of one entry as a
-    transaction function, checked, stamped and encoded when it is made: in the
-    caller's thread, before the write transaction, rather than inside it (where the
-    writer of a group commit does each function in turn). Bad input raises here.
-
-    Raises:
-        InvalidKey, InvalidArgument, InvalidContent.
-    """
-
-    __slots__ = ("entry", "only_if_absent", "raw_key", "record")
-
-    def __init__(
-        self,
-        key: str,
-        content: Any,
-        category: str = CORE,
-        session_id: str | None = None,
-        *,
-        only_if_absent: bool = False,
-    ) -> None:
-        self.raw_key = encode_key(key)
-        _check_names(category, session_id)
-        timestamp, id_prefix = clock()
-        self.entry = MemoryEntry(
-            id=new_entry_id(id_prefix),
-            key=key,
-            content=content,
-            category=category,
-            timestamp=timestamp,
-            session_id=session_id,
-        )
-        self.record = encode_entry(self.entry)
-        self.only_if_absent = only_if_absent
-
-    def __call__(self, tx: Transaction) -> MemoryEntry[Any]:
-        return tx._store_prepared(self)
-
-
-# -- running transaction functions --------------------------------------------------------
-
-Written = dict[str, CachedValue]  # what the read cache learns once a transaction commits
-BackendFunction = Callable[[WriteTxn], Any]
-WriteGroup = Callable[[list[BackendFunction]], tuple[list[Outcome], int]]
-
-
-def run_alone(fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, Written]]:
-    """``fn`` as the one function of a backend write transaction: run on a
-    `Transaction`; returns its result and what the read cache should learn."""
-
-    def run(txn: WriteTxn) -> tuple[R, Written]:
-        return _run(fn, Transaction(txn))
-
-    return run
-
-
-def _run(fn: Callable[[Transaction], R], tx: Transaction) -> tuple[R, Written]:
-    try:
-        result = fn(tx)
-        written = tx.finish()
-    finally:
-        tx.abandon()
-    return result, written
-
-
-class GroupAborted(BaseException):
-    """Carries an engine error out of a group's last function: the backend aborts
-    the whole transaction (a BaseException, so that no savepoint catches it)."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-class GroupRun:
-    """The transaction functions of one group commit, as backend write functions.
-
-    `functions` is ``[start, one per transaction function, finish]``. ``start``
-    begins an attempt (a backend may run the group more than once): one clock
-    reading for the whole group, no count changes yet. Each transaction function runs
-    on a `Transaction` of its own, whose count changes join the group's; ``finish``
-    writes them, summed: two or four count writes per group rather than per
-    function. When the backend runs a function in a savepoint of its own (it does
-    once a function of the group raised), that function writes its own counts
-    instead, so that rolling it back takes them back too.
-    """
-
-    def __init__(self, fns: list[Callable[[Transaction], Any]]) -> None:
-        self.functions: list[BackendFunction] = [
-            self._start,
-            *(self._member(fn) for fn in fns),
-            self._finish,
-        ]
-        self._txn: WriteTxn | None = None
-        self._reading: Reading | None = None
-        self._counts: CountChanges = {}
-
-    def _start(self, txn: WriteTxn) -> None:
-        self._txn = txn
-        self._reading = clock()
-        self._counts = {}
-
-    def _member(self, fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, Written]]:
-        def run(txn: WriteTxn) -> tuple[R, Written]:
-            together = txn is self._txn  # no savepoint of its own: counts join the group's
-            group_counts = self._counts if together else None
-            return _run(fn, Transaction(txn, reading=self._reading, group_counts=group_counts))
-
-        return run
-
-    def _finish(self, txn: WriteTxn) -> None:
-        try:
-            write_counts(txn, self._counts)
-        except Exception as exc:
-            raise GroupAborted(exc) from exc
-
-    def commit(
-        self, write_group: Callable[[list[BackendFunction]], tuple[list[Outcome], int]]
-    ) -> tuple[list[Outcome], int]:
-        """Run the group with ``write_group`` (a backend's); the outcomes of the
-        transaction functions, in order, and the commit id.
-
-        Raises:
-            the engine error that made ``finish`` fail (nothing committed).
-        """
-        try:
-            outcomes, txn_id = write_group(self.functions)
-        except GroupAborted as aborted:
-            raise aborted.error from None
-        return outcomes[1:-1], txn_id
-
-
-def write_counts(txn: WriteTxn, changes: CountChanges) -> None:
-    """Apply count changes per (category, session) to the stored counts."""
-    deltas: dict[bytes, int] = {}
-    for (category, session_id), delta in changes.items():
-        if delta:
-            for count_key in layout.count_keys(category, session_id):
-                deltas[count_key] = deltas.get(count_key, 0) + delta
-    for count_key, delta in deltas.items():
-        if delta:
-            total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
-            if total:
-                txn.put(_INDEX, count_key, layout.encode_count(total))
-            else:
-                txn.delete(_INDEX, count_key)
-
-
-def _add_counts(into: CountChanges, changes: CountChanges) -> None:
-    for group, delta in changes.items():
-        into[group] = into.get(group, 0) + delta
-
-
-def _pending(changes: CountChanges, category: str | None, session_id: str | None) -> int:
-    return sum(
-        delta
-        for (entry_category, entry_session), delta in changes.items()
-        if category in (None, entry_category) and session_id in (None, entry_session)
-    )
-
-
-def _check_names(category: object, session_id: object) -> None:
+def check_names(category: object, session_id: object) -> None:
     check_name(category, "category")
     if session_id is not None:
         check_name(session_id, "session_id")
-
-
-def check_limit(limit: object) -> None:
-    """Raises InvalidArgument unless ``limit`` is None or an int >= 1."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InvalidArgument(f"limit must be a positive integer or None, not {limit!r}")
-
-
-def _encode_prefix(prefix: object) -> bytes:
-    if prefix is None:
-        return _EMPTY
-    if not isinstance(prefix, str):
-        raise InvalidArgument(f"prefix must be a str, not {type(prefix).__name__}: {prefix!r:.80}")
-    try:
-        raw = prefix.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidArgument(f"prefix {prefix!r:.80} is not encodable as UTF-8") from exc
-    if len(raw) > MAX_KEY_BYTES:
-        raise InvalidArgument(f"prefix {prefix!r:.80} is longer than a key can be")
-    return raw
-
-
-def _encode_cursor(after: object) -> bytes:
-    try:
-        return encode_key(after)
-    except InvalidKey as exc:
-        raise InvalidArgument(f"after= must be a key (the last key of a page): {exc}") from exc
 
 
 def _key_text(raw_key: bytes) -> str:

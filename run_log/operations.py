@@ -7,7 +7,7 @@ from typing import Final
 
 import memkv
 from memkv.keys import decode_cursor, encode_cursor
-from memkv.memory import check_limit
+from memkv.query import check_limit
 from run_log.keys import (
     CATEGORY,
     PAUSED_PREFIX,

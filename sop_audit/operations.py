@@ -12,7 +12,7 @@ from typing import Any, Final, Protocol
 
 import memkv
 from memkv.keys import decode_cursor, encode_cursor, unpack
-from memkv.memory import check_limit
+from memkv.query import check_limit
 from sop_audit.keys import (
     CATEGORY,
     RUNS_PREFIX,

@@ -82,6 +82,9 @@ class Backend(ABC):
     #: Where the store lives (a directory, or ":memory:").
     location: str
     readonly: bool
+    #: Whether a read is answered in this process without waiting (a memory map, a
+    #: dict): `memkv.aio` runs such reads on the event loop, others in a thread.
+    local_reads: bool = True
 
     @abstractmethod
     def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:

@@ -36,7 +36,7 @@ import msgspec
 import memkv
 import memkv.aio
 from memkv.keys import pack
-from memkv.settings import Durability
+from memkv.options import Durability
 
 PREFILL_BATCH: Final = 5_000  # records per transaction while filling a store
 _record_encoder: Final = msgspec.msgpack.Encoder()

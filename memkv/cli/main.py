@@ -266,7 +266,7 @@ def _hypothesis(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     workload = bench.Workload(
-        durability=memkv.Durability(args.durability or memkv.DEFAULT_SETTINGS.durability),
+        durability=memkv.Durability(args.durability or memkv.Options().durability),
         value_size=args.value_size,
         batch=args.batch,
         transactions=args.transactions,

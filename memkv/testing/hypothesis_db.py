@@ -47,8 +47,8 @@ from hypothesis.database import ExampleDatabase, ListenerEventT
 
 import memkv
 from memkv.keys import check_name, pack
+from memkv.options import Durability
 from memkv.seqlog import SequenceLog
-from memkv.settings import Durability
 
 log = logging.getLogger("memkv.testing.hypothesis_db")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import memkv
-from memkv.cache import ABSENT, ReadCache, cached_value
+from memkv.cache import ABSENT, MISS, ReadCache, cached_value
 from memkv.entry import MemoryEntry, encode_entry
 
 
@@ -17,19 +17,19 @@ def test_admission_on_the_second_miss() -> None:
     cache = ReadCache(8)
     e = entry("v")
     cache.fill("k", e, encode_entry(e), snapshot_id=5)  # first fill sets the stamp
-    assert cache.lookup("k", 5) is e
+    assert cache.get("k", None, 5) is e
     cache.fill("other", e, b"r", snapshot_id=5)
-    assert cache.lookup("other", 5) is None  # first miss: only remembered
+    assert cache.get("other", None, 5) is MISS  # first miss: only remembered
     cache.fill("other", e, b"r", snapshot_id=5)
-    assert cache.lookup("other", 5) is e
+    assert cache.get("other", None, 5) is e
 
 
 def test_a_newer_commit_invalidates_every_lookup() -> None:
     cache = ReadCache(8)
     e = entry("v")
     cache.fill("k", e, b"r", snapshot_id=5)
-    assert cache.lookup("k", 5) is e
-    assert cache.lookup("k", 6) is None  # any write anywhere: not served
+    assert cache.get("k", None, 5) is e
+    assert cache.get("k", None, 6) is MISS  # any write anywhere: not served
 
 
 def test_an_older_snapshot_is_never_kept() -> None:
@@ -37,7 +37,7 @@ def test_an_older_snapshot_is_never_kept() -> None:
     cache.fill("k", entry("new"), b"r", snapshot_id=7)
     cache.fill("old", entry("old"), b"r", snapshot_id=6)
     cache.fill("old", entry("old"), b"r", snapshot_id=6)
-    assert cache.lookup("old", 7) is None
+    assert cache.get("old", None, 7) is MISS
     assert cache.stamp == 7
 
 
@@ -46,8 +46,8 @@ def test_own_commit_updates_cached_keys_when_nothing_else_changed() -> None:
     cache.fill("k", entry("v1"), b"r", snapshot_id=5)
     cache.apply_commit(6, {"k": ABSENT, "unseen": ABSENT})
     assert cache.stamp == 6
-    assert cache.lookup("k", 6) is ABSENT
-    assert cache.lookup("unseen", 6) is None  # writes do not admit keys
+    assert cache.get("k", None, 6) is None  # known absent
+    assert cache.get("unseen", None, 6) is MISS  # writes do not admit keys
 
 
 def test_a_gap_in_commits_empties_the_cache() -> None:

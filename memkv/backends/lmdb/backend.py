@@ -43,7 +43,7 @@ from memkv.errors import (
     StoreClosed,
     StoreUnavailable,
 )
-from memkv.settings import Durability
+from memkv.options import Durability
 
 FORMAT_KEY: Final = b"format"
 FORMAT: Final = b"memkv/1"

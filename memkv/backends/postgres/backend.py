@@ -59,7 +59,7 @@ from memkv.errors import (
     StoreClosed,
     StoreUnavailable,
 )
-from memkv.settings import Durability
+from memkv.options import Durability
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -168,6 +168,7 @@ class PostgresBackend(Backend):
     """
 
     name = "postgres"
+    local_reads = False  # every read is a round trip to the server
 
     def __init__(
         self,

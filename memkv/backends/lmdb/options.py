@@ -1,0 +1,24 @@
+"""Options of an LMDB store: the common ones, and the map's sizes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from memkv.options import Options, constraint
+
+_MAP_SIZE = constraint("an integer >= 1 (bytes)", ge=1)
+
+
+class LmdbOptions(Options, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Options of `memkv.open` for an LMDB directory."""
+
+    map_size: Annotated[int, _MAP_SIZE] = 1 << 30  # 1 GiB: the initial map; virtual (the
+    # file grows as used), and it grows by itself
+    max_map_size: Annotated[int, _MAP_SIZE] = 1 << 40  # 1 TiB: the map never grows past
+    # this (then StorageFull)
+
+    def __post_init__(self) -> None:
+        if self.max_map_size < self.map_size:
+            raise ValueError(
+                f"max_map_size ({self.max_map_size}) is below map_size ({self.map_size})"
+            )

@@ -1,0 +1,105 @@
+"""`Query`: one `list` / `keys` request, checked once and turned into the range scan
+that serves it.
+
+`Query.of` validates the filters and the paging (category, session id, key prefix,
+limit, cursor, direction) and works out which table or index to scan and between
+which bounds; the views (`memkv.views`) then run the scan as it says.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from memkv import layout
+from memkv.backends.base import Table
+from memkv.errors import InvalidArgument, InvalidKey
+from memkv.keys import MAX_KEY_BYTES, check_name, encode_key, key_after, prefix_end
+
+_EMPTY: Final = b""
+
+
+class Query(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked `list` / `keys` request: scan ``table`` from ``start`` (inclusive)
+    to ``stop`` (exclusive; ``None``: to the end), at most ``limit`` items, in
+    descending order if ``reverse``. Each scanned key is ``index`` (a prefix naming
+    the index) followed by the user key. Make one with `Query.of`."""
+
+    table: Table
+    index: bytes  # b"" for the entries table
+    start: bytes
+    stop: bytes | None
+    limit: int | None
+    reverse: bool
+    covering: bool  # the scanned values are the records (entries, category index)
+    empty: bool  # the range holds nothing (a cursor at or past its end)
+
+    @classmethod
+    def of(
+        cls,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        reverse: bool = False,
+    ) -> Query:
+        """Check a request and work out its range (see `memkv.Memory.list` for what
+        each argument means).
+
+        Raises:
+            InvalidArgument: a bad category, session id, prefix, limit or cursor.
+        """
+        if category is not None:
+            check_name(category, "category")
+        if session_id is not None:
+            check_name(session_id, "session_id")
+        check_limit(limit)
+        base = layout.index_prefix(category, session_id)
+        index = base or _EMPTY
+        start = index + _encode_prefix(prefix)
+        stop = prefix_end(start)
+        if after is not None:
+            cursor = index + _encode_cursor(after)
+            if reverse:
+                stop = cursor if stop is None else min(stop, cursor)
+            else:
+                start = max(start, key_after(cursor))
+        return cls(
+            table=Table.ENTRIES if base is None else Table.INDEX,
+            index=index,
+            start=start,
+            stop=stop,
+            limit=limit,
+            reverse=bool(reverse),
+            covering=session_id is None,
+            empty=stop is not None and start >= stop,
+        )
+
+
+def check_limit(limit: object) -> None:
+    """Raises InvalidArgument unless ``limit`` is None or an int >= 1."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise InvalidArgument(f"limit must be a positive integer or None, not {limit!r}")
+
+
+def _encode_prefix(prefix: object) -> bytes:
+    if prefix is None:
+        return _EMPTY
+    if not isinstance(prefix, str):
+        raise InvalidArgument(f"prefix must be a str, not {type(prefix).__name__}: {prefix!r:.80}")
+    try:
+        raw = prefix.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgument(f"prefix {prefix!r:.80} is not encodable as UTF-8") from exc
+    if len(raw) > MAX_KEY_BYTES:
+        raise InvalidArgument(f"prefix {prefix!r:.80} is longer than a key can be")
+    return raw
+
+
+def _encode_cursor(after: object) -> bytes:
+    try:
+        return encode_key(after)
+    except InvalidKey as exc:
+        raise InvalidArgument(f"after= must be a key (the last key of a page): {exc}") from exc
