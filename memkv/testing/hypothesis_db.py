@@ -178,10 +178,16 @@ class MemkvExampleDatabase(ExampleDatabase):
     def fetch(self, key: bytes) -> Iterable[bytes]:
         """The values saved under ``key`` (in no particular order)."""
         key = bytes(key)
-        entries = self.memory.list(prefix=pack((ROOT, self.name, key_id(key))), type=Example)
-        stored = [entry.content.value for entry in entries if entry.content.key == key]
+        # The overlay first, then the store: a flush commits a change and only then
+        # drops it from the overlay, so a value absent from this copy of the overlay
+        # had no change waiting, and the store read after it is up to date for it.
+        # (Read the other way round, a flush landing between the two reads would
+        # hide its changes from both: values saved or deleted just before would
+        # be missing or come back.)
         with self._lock:
             pending = dict(self._overlay.get(key, {}))
+        entries = self.memory.list(prefix=pack((ROOT, self.name, key_id(key))), type=Example)
+        stored = [entry.content.value for entry in entries if entry.content.key == key]
         if not pending:
             return stored
         values = [value for value in stored if pending.get(value) is None]

@@ -98,6 +98,35 @@ AgreesWithHypothesisOwnDatabase.TestCase.settings = settings(
 test_agrees_with_hypothesis_own_database = AgreesWithHypothesisOwnDatabase.TestCase
 
 
+def test_fetch_during_a_flush_sees_every_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background flush commits a batch between `fetch`'s read of the store and
+    its read of the pending changes: the flushed values are in neither read unless
+    the pending changes are read first (the stateful test above met this by timing)."""
+    key = b"k" * (MAX_PLAIN_KEY + 20)
+    db = MemkvExampleDatabase(tmp_path / "examples", flush_interval=3600)
+    db.save(key, b"v1")
+    db.save(key, b"gone")
+    db.flush()
+    db.save(key, b"v2")
+    db.save(key, b"v3")
+    db.delete(key, b"gone")
+    memory = db.memory
+    read_store = memory.list
+
+    def read_then_flush(*args: Any, **kwargs: Any) -> Any:
+        entries = read_store(*args, **kwargs)
+        db.flush()  # as the flusher thread would, at this very moment
+        return entries
+
+    monkeypatch.setattr(memory, "list", read_then_flush)
+    assert sorted(db.fetch(key)) == [b"v1", b"v2", b"v3"]
+    monkeypatch.undo()
+    assert sorted(db.fetch(key)) == [b"v1", b"v2", b"v3"]
+    db.close()
+
+
 def test_a_real_run_replays_its_failure_first_from_the_store(tmp_path: Path) -> None:
     seen: list[int] = []
 
