@@ -77,9 +77,9 @@ class WriteTxn(ReadTxn, Protocol):
 class Backend(ABC):
     """An ordered byte-key store with transactions."""
 
-    #: Short name shown to users ("lmdb", "in-memory").
+    #: Short name shown to users ("lmdb", "in-memory", "postgres").
     name: str
-    #: Where the store lives (a directory, or ":memory:").
+    #: Where the store lives (a directory, ":memory:", or the server and schema).
     location: str
     readonly: bool
     #: Whether a read is answered in this process without waiting (a memory map, a

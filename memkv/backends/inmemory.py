@@ -1,4 +1,6 @@
-"""The in-memory backend: small enough to be obviously right, so it is the test oracle.
+"""The in-memory backend (``memkv.open(":memory:")``): the store lives and dies with
+the process. Like every backend, it is checked against the model of the stateful
+tests (``tests/memkv/model.py``), which shares no code with it.
 
 Each table is a dict plus a sorted list of its keys. A write transaction collects its
 changes in an overlay that its own reads see (`memkv.backends.overlay`); commit

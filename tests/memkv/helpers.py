@@ -103,6 +103,7 @@ class DelegatingBackend(Backend):
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
         self.name, self.location, self.readonly = inner.name, inner.location, inner.readonly
+        self.local_reads = inner.local_reads
 
     def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         return self.inner.read(fn, several_reads=several_reads)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import memkv
 import memkv.aio
 from memkv.aio import AsyncMemory
-from memkv.backends.base import Backend, Outcome, WriteTxn
+from memkv.backends.base import Backend, Outcome, ReadTxn, T, WriteTxn
 from tests.conftest import BACKENDS, open_backend
 from tests.memkv.helpers import DelegatingBackend
 
@@ -111,23 +111,23 @@ async def async_call(amem: AsyncMemory, operation: tuple[Any, ...]) -> Any:
 @given(operations=st.lists(OPERATION, max_size=30))
 def test_async_memory_behaves_as_memory(backend: str, operations: list[tuple[Any, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        oracle = memkv.open(memkv.IN_MEMORY)
+        reference = memkv.open(memkv.IN_MEMORY)
         amem = AsyncMemory(open_backend(backend, Path(directory)))
 
         async def compare() -> None:
             for operation in operations:
-                expected = comparable(sync_call(oracle, operation))
+                expected = comparable(sync_call(reference, operation))
                 assert comparable(await async_call(amem, operation)) == expected, operation
             assert await amem.verify() == []
             assert comparable(await amem.snapshot(lambda view: view.list())) == comparable(
-                oracle.list()
+                reference.list()
             )
 
         try:
             run(compare())
         finally:
             run(amem.close())
-            oracle.close()
+            reference.close()
 
 
 def test_open_options_and_context_manager(tmp_path: Path) -> None:
@@ -271,6 +271,48 @@ def test_no_commit_or_flush_runs_on_the_event_loop(memory: memkv.Memory) -> None
     assert recording.writing_threads
     assert loop_thread not in recording.writing_threads
     assert amem.memory.count() == 49
+
+
+class ReadRecordingBackend(DelegatingBackend):
+    """Another backend, noting the threads that read."""
+
+    def __init__(self, inner: Backend) -> None:
+        super().__init__(inner)
+        self.reading_threads: list[int] = []
+
+    def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
+        self.reading_threads.append(threading.get_ident())
+        return self.inner.read(fn, several_reads=several_reads)
+
+
+def test_reads_leave_the_event_loop_only_where_they_are_not_local(
+    memory: memkv.Memory, backend_name: str
+) -> None:
+    """PostgreSQL reads (round trips) run in worker threads; LMDB and in-memory reads
+    (memory lookups) on the loop, cheaper than a hand-off."""
+    memory.store("k", 1, "c", "s")
+    recording = ReadRecordingBackend(memory.backend)
+    amem = AsyncMemory(memkv.Memory(recording))
+
+    async def reads() -> tuple[int, list[Any]]:
+        results = [
+            await amem.get("k"),
+            await amem.list("c"),
+            await amem.keys(session_id="s"),
+            await amem.count(),
+            await amem.categories(),
+            await amem.sessions(),
+            await amem.snapshot(lambda view: view.count("c")),
+            await amem.health_check(),
+        ]
+        return threading.get_ident(), results
+
+    loop_thread, results = run(reads())
+    assert [result is not None for result in results] == [True] * len(results)
+    assert results[3:7] == [1, {"c": 1}, {"s": 1}, 1]
+    assert len(recording.reading_threads) >= 7  # health_check may read below the wrapper
+    on_the_loop = {thread == loop_thread for thread in recording.reading_threads}
+    assert on_the_loop == {backend_name != "postgres"}
 
 
 def test_reads_do_not_wait_for_the_writer(amemory: AsyncMemory) -> None:
