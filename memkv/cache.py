@@ -22,32 +22,46 @@ What the cache keeps for a key: the `MemoryEntry` itself when its content is
 immutable (str, bytes, numbers, None), else the encoded record, decoded afresh on
 every hit so that no caller can mutate what another caller reads; or `ABSENT`.
 
-`ReadCache.get` is the hit path of `memkv.Memory.get`: one comparison with the
-commit id and one dict lookup for an entry that can be shared. Lookups take no lock
-(dict reads under the GIL); changes take one.
+`ReadCache.get` is `memkv.Memory.get`: a hit is one comparison with the commit id
+and one dict lookup (for an entry that can be shared); a miss is one point read of
+the store, offered to the cache. `Uncached` stands in when the cache is off, and
+`Closed` once the store is closed. Lookups take no lock (dict reads under the GIL);
+changes take one.
 """
 
 from __future__ import annotations
 
 import enum
 import threading
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 import cachetools
 
-from memkv.entry import MemoryEntry, convert_content, decode_entry
+from memkv.entry import MemoryEntry, convert_content, decode_entry, entry_decoder
+from memkv.errors import StoreClosed
+from memkv.keys import encode_key
+
+ReadRecord = Callable[[bytes], bytes | None]  # the stored record of a (valid) key, or None
 
 ABSENT: Final = object()
 """Cached knowledge that a key is not stored."""
 
 
 class Miss(enum.Enum):
-    """What `ReadCache.get` returns when it cannot answer: read the store."""
+    """What `ReadCache.lookup` returns when the cache cannot answer."""
 
     MISS = enum.auto()
 
 
 MISS: Final = Miss.MISS
+
+
+class EntryReads(Protocol):
+    """How `memkv.Memory.get` reads: through `ReadCache`, `Uncached` or `Closed`."""
+
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None: ...  # noqa: A002
+
 
 CachedValue = MemoryEntry[Any] | bytes | object
 
@@ -86,40 +100,68 @@ class _Entries(cachetools.FIFOCache[str, CachedValue]):
 
 
 class ReadCache:
-    """See the module docstring. ``maxsize`` is the number of keys kept."""
+    """See the module docstring. ``maxsize`` is the number of keys kept;
+    ``read_record`` reads a record from the store, ``commit_id`` returns the store's
+    last commit (both as cheaply as the backend can)."""
 
-    __slots__ = ("_entries", "_lock", "_maxsize", "_values", "doorkeeper", "stamp")
+    __slots__ = (
+        "_commit_id",
+        "_entries",
+        "_lock",
+        "_maxsize",
+        "_read_record",
+        "_values",
+        "doorkeeper",
+        "stamp",
+    )
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, read_record: ReadRecord, commit_id: Callable[[], int]) -> None:
         self._entries = _Entries(maxsize)
         self._values = self._entries.plain
         self.stamp = -1  # the commit the cached values are as of
         self._maxsize = maxsize
         self.doorkeeper: set[str] = set()  # keys missed once since the last admission
         self._lock = threading.Lock()
+        self._read_record = read_record
+        self._commit_id = commit_id
 
-    def get(self, key: str, type: Any, commit_id: int) -> MemoryEntry[Any] | Miss | None:  # noqa: A002
-        """What `memkv.Memory.get(key, type)` returns, if the cache holds ``key``
-        and the store's last commit is still ``commit_id``; else `MISS`.
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        """The entry at ``key`` (see `memkv.Memory.get`): the cached one while the
+        store's last commit is the cache's stamp, else read from the store (and
+        offered to the cache).
 
         Raises:
-            TypeMismatch: the cached content does not fit ``type``.
+            InvalidKey, InvalidArgument, TypeMismatch, CorruptRecord; StoreClosed.
         """
+        current = self._commit_id()
+        if current == self.stamp:
+            try:
+                cached = self._values.get(key, MISS)
+            except TypeError:  # unhashable, so not a key: `encode_key` says why
+                cached = MISS
+            if cached.__class__ is MemoryEntry and type is None:
+                return cached
+            if cached is not MISS:
+                return _served(key, cached, type)
+        raw_key = encode_key(key)
+        if type is not None:
+            entry_decoder(type)
+        # The snapshot read below is at least `current`: labelling what it returns
+        # with `current` is safe (the cache only ever serves at stamp == commit id).
+        record = self._read_record(raw_key)
+        entry = None if record is None else decode_entry(key, record, type)
+        if current == self.stamp and key not in self.doorkeeper:
+            self.doorkeeper.add(key)  # a first miss, the usual case: see `fill`
+        else:
+            self.fill(key, entry if type is None else None, record, current)
+        return entry
+
+    def lookup(self, key: str, commit_id: int) -> CachedValue | Miss:
+        """What the cache holds for ``key`` (an entry, its record or `ABSENT`) if it
+        is valid at ``commit_id``; else `MISS`."""
         if commit_id != self.stamp:
             return MISS
-        try:
-            cached = self._values.get(key, MISS)
-        except TypeError:  # unhashable, so not a key: the store's path says why
-            return MISS
-        if cached.__class__ is MemoryEntry and type is None:
-            return cached
-        if cached is MISS:
-            return MISS
-        if cached is ABSENT:
-            return None
-        if isinstance(cached, bytes):
-            return decode_entry(key, cached, type)
-        return convert_content(cached, type)  # type: ignore[arg-type]
+        return self._values.get(key, MISS)
 
     def fill(
         self, key: str, entry: MemoryEntry[Any] | None, record: bytes | None, snapshot_id: int
@@ -172,3 +214,42 @@ class ReadCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _served(key: str, cached: CachedValue, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
+    """A cached value as `get` returns it: a record decoded afresh, an entry's content
+    converted to ``type``, `ABSENT` as ``None``."""
+    if cached is ABSENT:
+        return None
+    if isinstance(cached, bytes):
+        return decode_entry(key, cached, type)
+    return convert_content(cached, type)  # type: ignore[arg-type]
+
+
+class Uncached:
+    """`EntryReads` with the cache off: every `get` is one point read."""
+
+    __slots__ = ("_read_record",)
+
+    def __init__(self, read_record: ReadRecord) -> None:
+        self._read_record = read_record
+
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        """See `ReadCache.get`."""
+        raw_key = encode_key(key)
+        if type is not None:
+            entry_decoder(type)
+        record = self._read_record(raw_key)
+        return None if record is None else decode_entry(key, record, type)
+
+
+class Closed:
+    """`EntryReads` of a closed store: every `get` raises `StoreClosed`."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, location: str) -> None:
+        self._message = f"the store at {location} is closed"
+
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        raise StoreClosed(self._message)

@@ -7,24 +7,22 @@ wait at once (`memkv.group_commit`). A backend only stores ordered bytes.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from memkv.backends.base import Backend, Outcome, Table
-from memkv.cache import MISS, CachedValue, ReadCache
-from memkv.entry import CORE, MemoryEntry, decode_entry, entry_decoder
+from memkv.cache import CachedValue, Closed, EntryReads, ReadCache, Uncached
+from memkv.entry import CORE, MemoryEntry
 from memkv.errors import StoreClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
-from memkv.keys import encode_key
 from memkv.runs import GroupRun, PreparedStore, run_alone
 from memkv.verify import verify_snapshot
 from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
 
 R = TypeVar("R")
 Problems = list[str]  # `list` names a method inside Memory
-
-_ENTRIES: Final = Table.ENTRIES
 
 __all__ = ["Entries", "KeyList", "Memory", "Problems", "Reader", "Transaction"]
 
@@ -42,13 +40,15 @@ class Memory(ReadOperations):
 
     def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
         self._backend = backend
-        self._cache = ReadCache(cache_size) if cache_size > 0 else None
+        read_record = functools.partial(backend.point_reader(), Table.ENTRIES)
+        self._cache = (
+            ReadCache(cache_size, read_record, backend.commit_id_reader())
+            if cache_size > 0
+            else None
+        )
+        self._reads: EntryReads = Uncached(read_record) if self._cache is None else self._cache
         self._closed = False
         self._close_lock = threading.Lock()
-        # The read cache asks for the commit id on every hit; after close this
-        # raises StoreClosed, so the hit path needs no closed check of its own.
-        self._commit_id: Callable[[], int] = backend.commit_id_reader()
-        self._point_read = backend.point_reader()
         self._committer = GroupCommitter(self._commit_group, backend.flush)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -68,7 +68,7 @@ class Memory(ReadOperations):
                 return
             self._closed = True
         self._committer.close()  # lets the writes already queued commit
-        self._commit_id = self._raise_closed
+        self._reads = Closed(self._backend.location)  # so `get` needs no check of its own
         self._backend.close()
         if self._cache is not None:
             self._cache.clear()
@@ -87,12 +87,9 @@ class Memory(ReadOperations):
         """``True`` if the store can be read and holds a format this memkv reads."""
         return not self._closed and self._backend.health_check()
 
-    def _raise_closed(self) -> int:
-        raise StoreClosed(f"the store at {self._backend.location} is closed")
-
     def _check_open(self) -> None:
         if self._closed:
-            self._raise_closed()
+            raise StoreClosed(f"the store at {self._backend.location} is closed")
 
     # -- transactions ------------------------------------------------------------------
 
@@ -197,30 +194,9 @@ class Memory(ReadOperations):
         """The entry at ``key``, or ``None`` if absent; see `ReadOperations.get`.
 
         Served from the read cache while the store has not changed (in any process)
-        since the entry was cached.
+        since the entry was cached (`memkv.cache.ReadCache.get`).
         """
-        cache = self._cache
-        if cache is not None:
-            found = cache.get(key, type, self._commit_id())
-            if found is not MISS:
-                return found
-        return self._get_stored(key, type)
-
-    def _get_stored(self, key: str, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
-        """`get` from the store (one point read), offering what it read to the cache."""
-        raw_key = encode_key(key)
-        if type is not None:
-            entry_decoder(type)
-        self._check_open()
-        cache = self._cache
-        # The snapshot read below is at least `current`: labelling what it returns
-        # with `current` is safe (the cache only ever serves at stamp == commit id).
-        current = self._commit_id() if cache is not None else -1
-        record = self._point_read(_ENTRIES, raw_key)
-        entry = None if record is None else decode_entry(key, record, type)
-        if cache is not None:
-            cache.fill(key, entry if type is None else None, record, current)
-        return entry
+        return self._reads.get(key, type)
 
     def verify(self) -> Problems:
         """Check that the indexes and counts agree with the entries, in one snapshot;
