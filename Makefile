@@ -20,8 +20,8 @@ demo: $(STAMP)
 
 # strace checks what each durability level asks of the disk (tests/memkv/test_lmdb_backend.py);
 # nats-server (JetStream) is the real sink of tests/audit_outbox; postgresql's server binaries
-# run the throwaway cluster of the PostgreSQL backend's tests (tests/postgres.py), which
-# starts on a loopback port and is removed when the run ends.
+# run the throwaway cluster of the PostgreSQL backend's tests (tests/postgres_cluster.py, which
+# tests/postgres.py starts for the test session): on a loopback port, removed when the run ends.
 SYSTEM_PACKAGES := strace nats-server
 system-deps:
 	@missing=""; for tool in $(SYSTEM_PACKAGES); do \

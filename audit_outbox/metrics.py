@@ -1,5 +1,5 @@
 """The publisher's counters: readable in-process, and exported through
-``prometheus_client`` with the seed's metric names when it is installed."""
+``prometheus_client`` with aa-runtime's metric names when it is installed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     prometheus_client = None  # type: ignore[assignment]
 
-# The seed's names (``aa_audit_published_total``, ...): prometheus_client adds "_total".
+# aa-runtime's names (``aa_audit_published_total``, ...): prometheus_client adds "_total".
 METRIC_NAMES: Final = {
     "published": ("aa_audit_published", "Audit events delivered to the sink on publish"),
     "publish_errors": ("aa_audit_publish_errors", "Publishes the sink did not take"),

@@ -4,7 +4,7 @@ An agent must never block on audit production: `publish` tries the sink and, whe
 the sink fails, writes the event to the `EventBuffer`; a flush (`flush_pending`, or the
 loop of `spawn_reconnect_flush_loop`) replays the buffer in order once the sink is
 back. Order is kept: while anything is buffered, or a flush is running, a new event
-goes into the buffer behind the backlog, never around it (the seed let a publish that
+goes into the buffer behind the backlog, never around it (aa-runtime let a publish that
 found the sink healthy again overtake the events still waiting).
 """
 

@@ -24,7 +24,7 @@ class AuditSink(Protocol):
 
 
 class InMemorySink:
-    """A sink in memory whose connectivity can be toggled (the seed's ``FakeSink``);
+    """A sink in memory whose connectivity can be toggled (aa-runtime's ``FakeSink``);
     it keeps every entry it accepted, in order."""
 
     def __init__(self, up: bool = True) -> None:

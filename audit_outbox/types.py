@@ -1,4 +1,4 @@
-"""The audit records: `AuditEntry` and `AuditEventType` with the seed's fields."""
+"""The audit records: `AuditEntry` and `AuditEventType` with aa-runtime's fields."""
 
 from __future__ import annotations
 

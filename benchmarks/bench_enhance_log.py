@@ -1,10 +1,10 @@
-"""enhance_log benchmark: memkv's indexed listing beside the seed's approach, and append
+"""enhance_log benchmark: memkv's indexed listing beside mlua_swarm's approach, and append
 beside a bare Memory.insert, in the same run.
 
     .venv/bin/python benchmarks/bench_enhance_log.py            # 100k entries, 1k blueprints
     .venv/bin/python benchmarks/bench_enhance_log.py --quick
 
-The seed (mlua_swarm's InMemoryEnhanceLogStore) lists a blueprint by filtering every
+The original (mlua_swarm's InMemoryEnhanceLogStore) lists a blueprint by filtering every
 entry of a hash map and sorting the matches by ts_ms; that is the anchor here, on the
 same 100k entries held in a dict. Writes ``benchmarks/results/enhance_log*``.
 """
@@ -66,10 +66,10 @@ def append_all(mem: memkv.Memory, batch: list[EnhanceLogEntry]) -> None:
     mem.transact(append)
 
 
-def seed_list_by_blueprint(
+def original_list_by_blueprint(
     log: dict[str, EnhanceLogEntry], blueprint: str
 ) -> list[EnhanceLogEntry]:
-    """The seed's in-memory list_by_blueprint: filter every entry, sort by ts_ms."""
+    """mlua_swarm's in-memory list_by_blueprint: filter every entry, sort by ts_ms."""
     return sorted((e for e in log.values() if e.blueprint_id == blueprint), key=lambda e: e.ts_ms)
 
 
@@ -96,15 +96,17 @@ def main() -> int:
         mem.close()
         mem = memkv.open(directory / "log")
         log = MemoryEnhanceLogStore(mem)
-        seed = {e.issue_id: e for e in log_entries}
+        original = {e.issue_id: e for e in log_entries}
         small = [f"bp-{b:04d}" for b in range(0, args.blueprints, 10)]
         picks = itertools.cycle(rng.sample(small, len(small)))
-        assert log.list_by_blueprint(small[0]) == seed_list_by_blueprint(seed, small[0])
+        assert log.list_by_blueprint(small[0]) == original_list_by_blueprint(original, small[0])
         assert len(log.list_by_blueprint(small[0])) == SMALL_BLUEPRINT_ENTRIES
         figures["list_by_blueprint, 20 of the log's entries"] = interleaved(
             {
                 "memkv": lambda: log.list_by_blueprint(next(picks)),
-                "seed (filter + sort)": lambda: seed_list_by_blueprint(seed, next(picks)),
+                "original: mlua_swarm (filter + sort)": lambda: original_list_by_blueprint(
+                    original, next(picks)
+                ),
             },
             args.list_calls,
         )
@@ -135,7 +137,7 @@ def main() -> int:
         fast.close()
     targets = {
         "list_by_blueprint, 20 of the log's entries": Target(
-            "memkv", "seed (filter + sort)", "speedup", 100.0
+            "memkv", "original: mlua_swarm (filter + sort)", "speedup", 100.0
         ),
         "append (durable)": Target("memkv append", "Memory.insert", "slowdown", 1.5),
         "append (durability unsynced: no flush)": Target(

@@ -1,5 +1,5 @@
 """job_journal benchmark: durable appends at 1k and 100k events, beside raw LMDB and
-the seed's rewrite-the-file approach; tail(100) on a 1M-event journal beside a raw
+runtimo's rewrite-the-file approach; tail(100) on a 1M-event journal beside a raw
 LMDB reverse cursor over the same records.
 
     .venv/bin/python benchmarks/bench_job_journal.py
@@ -54,8 +54,8 @@ def fill(journal: JobJournal, count: int) -> None:
         journal.memory.transact(append)
 
 
-class SeedWal:
-    """The seed's WalWriter::append: read the whole file, write it and the new line to
+class OriginalWal:
+    """runtimo's WalWriter::append: read the whole file, write it and the new line to
     a temporary file, fsync, rename over the original, fsync the directory."""
 
     def __init__(self, path: Path, events: int) -> None:
@@ -121,7 +121,7 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=300, help="durable appends per contender")
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
-    parser.add_argument("--seed-events", type=int, default=10_000, help="the seed's file size")
+    parser.add_argument("--original-events", type=int, default=10_000, help="runtimo's file size")
     parser.add_argument("--tail-events", type=int, default=1_000_000)
     parser.add_argument("--tail-calls", type=int, default=300)
     parser.add_argument("--dir")
@@ -129,7 +129,7 @@ def main() -> int:
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args()
     if args.quick:
-        args.appends, args.large, args.seed_events, args.tail_events, args.tail_calls = (
+        args.appends, args.large, args.original_events, args.tail_events, args.tail_calls = (
             60,
             10_000,
             2_000,
@@ -146,7 +146,7 @@ def main() -> int:
         large.memory.close()
         small = JobJournal(memkv.open(directory / "small"))  # durable from here on
         large = JobJournal(memkv.open(directory / "large"))
-        seed = SeedWal(directory / "seed.wal", args.seed_events)
+        original = OriginalWal(directory / "original.wal", args.original_events)
         raw = RawLmdbLog(directory / "raw")
         raw.load(args.small)
         counter = itertools.count(10**7)
@@ -155,8 +155,8 @@ def main() -> int:
                 f"memkv, {args.large:,} events": lambda: large.append(make_event(next(counter))),
                 f"memkv, {args.small:,} events": lambda: small.append(make_event(next(counter))),
                 "raw LMDB, one put per commit": lambda: raw.append(make_event(next(counter))),
-                f"seed (rewrite + rename), {args.seed_events:,} events": lambda: seed.append(
-                    make_event(next(counter))
+                f"original: runtimo (rewrite + rename), {args.original_events:,} events": lambda: (
+                    original.append(make_event(next(counter)))
                 ),
             },
             args.appends,
@@ -184,7 +184,7 @@ def main() -> int:
         ),
         f"{append_name} ": Target(
             f"memkv, {args.large:,} events",
-            f"seed (rewrite + rename), {args.seed_events:,} events",
+            f"original: runtimo (rewrite + rename), {args.original_events:,} events",
             "speedup",
             20.0,
         ),
@@ -195,7 +195,7 @@ def main() -> int:
     figures[f"{append_name} "] = figures[append_name]  # the second target reads the same samples
     command = "python benchmarks/bench_job_journal.py" + (" --quick" if args.quick else "")
     notes = (
-        "An append is durable in every contender (LMDB flushes each commit; the seed "
+        "An append is durable in every contender (LMDB flushes each commit; runtimo's writer "
         "fsyncs the file and the directory). The raw LMDB log stores the same records."
     )
     report("job_journal", command, figures, targets, Path(args.output), notes=notes)

@@ -1,10 +1,10 @@
-"""run_log benchmark: the dashboard's reads beside the seed's in-memory approach (sort
+"""run_log benchmark: the dashboard's reads beside autopilot's in-memory approach (sort
 all of a workflow's runs on every call), and their cost at 1k and at 100k stored runs.
 
     .venv/bin/python benchmarks/bench_run_log.py            # 100k runs over 100 workflows
     .venv/bin/python benchmarks/bench_run_log.py --quick
 
-The seed's approach is its InMemoryRunLogService, without its 200-run cap (which
+autopilot's approach is its InMemoryRunLogService, without its 200-run cap (which
 would drop most of the history), on the same runs held in dicts. Writes
 ``benchmarks/results/run_log*``.
 """
@@ -50,8 +50,8 @@ def history(total: int, rng: random.Random, workflows: int = WORKFLOWS) -> list[
     return runs
 
 
-class SeedRunLog:
-    """The seed's InMemoryRunLogService reads (no cap), on {workflow: {run_id: run}}."""
+class OriginalRunLog:
+    """autopilot's InMemoryRunLogService reads (no cap), on {workflow: {run_id: run}}."""
 
     def __init__(self, runs: list[WorkflowRun]) -> None:
         self.runs: dict[str, dict[str, WorkflowRun]] = defaultdict(dict)
@@ -107,19 +107,19 @@ def main() -> int:
         # The small history keeps 50 runs per workflow, so that list_runs(limit=20)
         # returns 20 runs from both; the queries go to the workflows both have.
         small = load(directory / "small", history(args.small, rng, workflows=args.small // 50))
-        seed = SeedRunLog(big_runs)
+        original = OriginalRunLog(big_runs)
         shared = args.small // 50
         picks = itertools.cycle([f"workflow-{rng.randrange(shared):03d}" for _ in range(10_000)])
         assert [r.id for r in big.list_runs("workflow-007", limit=20)[0]] == [
-            r.id for r in seed.list_runs("workflow-007")
+            r.id for r in original.list_runs("workflow-007")
         ]
-        assert {r.id for r in big.get_pending_runs()} == {r.id for r in seed.get_pending_runs()}
+        assert {r.id for r in big.get_pending_runs()} == {r.id for r in original.get_pending_runs()}
         size = f"{args.runs:,} runs"
         figures["list_runs(limit=20)"] = interleaved(
             {
                 f"memkv, {size}": lambda: big.list_runs(next(picks), limit=20),
                 f"memkv, {args.small:,} runs": lambda: small.list_runs(next(picks), limit=20),
-                f"seed (sort all), {size}": lambda: seed.list_runs(next(picks)),
+                f"original: autopilot (sort all), {size}": lambda: original.list_runs(next(picks)),
             },
             args.calls,
         )
@@ -127,7 +127,9 @@ def main() -> int:
             {
                 f"memkv, {size}": lambda: big.get_latest_run(next(picks)),
                 f"memkv, {args.small:,} runs": lambda: small.get_latest_run(next(picks)),
-                f"seed (sort all), {size}": lambda: seed.get_latest_run(next(picks)),
+                f"original: autopilot (sort all), {size}": lambda: original.get_latest_run(
+                    next(picks)
+                ),
             },
             args.calls * 5,
         )
@@ -135,7 +137,7 @@ def main() -> int:
             {
                 f"memkv, {size}": big.get_pending_runs,
                 f"memkv, {args.small:,} runs": small.get_pending_runs,
-                f"seed (sort all), {size}": seed.get_pending_runs,
+                f"original: autopilot (sort all), {size}": original.get_pending_runs,
             },
             args.calls,
         )
@@ -143,7 +145,9 @@ def main() -> int:
         small.close()
     targets: dict[str, Target] = {}
     for name in figures:
-        targets[name] = Target(f"memkv, {size}", f"seed (sort all), {size}", "speedup", 100.0)
+        targets[name] = Target(
+            f"memkv, {size}", f"original: autopilot (sort all), {size}", "speedup", 100.0
+        )
         targets[f"{name}: {size} vs {args.small:,}"] = Target(
             f"memkv, {size}", f"memkv, {args.small:,} runs", "slowdown", 2.0
         )

@@ -1,10 +1,10 @@
-"""sop_audit benchmark: the recovery sweep beside the seed's way of doing it, and
+"""sop_audit benchmark: the recovery sweep beside revka's way of doing it, and
 get_run / log_step_result beside a bare Memory.get / Memory.store of the same record.
 
     .venv/bin/python benchmarks/bench_sop_audit.py            # 100k finished runs, 10 in flight
     .venv/bin/python benchmarks/bench_sop_audit.py --quick
 
-The seed's sweep lists every run and reads each one to find the in-flight ones; here
+revka's sweep lists every run and reads each one to find the in-flight ones; here
 it runs on the same store, through the same logger, and marks the same runs. Writes
 ``benchmarks/results/sop_audit*``.
 """
@@ -78,8 +78,8 @@ def load(logger: SopAuditLogger, finished: int) -> None:
         logger.memory.transact(write)
 
 
-def seed_sweep(logger: SopAuditLogger, completed_at: str) -> int:
-    """The seed's mark_stale_runs: list every run, read each, mark the stale ones."""
+def original_sweep(logger: SopAuditLogger, completed_at: str) -> int:
+    """revka's mark_stale_runs: list every run, read each, mark the stale ones."""
     marked = 0
     for run_id in logger.list_runs():
         run = logger.get_run(run_id)
@@ -115,7 +115,7 @@ def main() -> int:
         logger = SopAuditLogger(mem)
         sweeps: dict[str, list[float]] = {
             "memkv mark_stale_runs": [],
-            "seed (list every run, read each)": [],
+            "original: revka (list every run, read each)": [],
         }
         generation = itertools.count()
         for _ in range(args.sweeps):
@@ -127,7 +127,7 @@ def main() -> int:
                 if name.startswith("memkv"):
                     marked = logger.mark_stale_runs(completed_at="now")
                 else:
-                    marked = seed_sweep(logger, "now")
+                    marked = original_sweep(logger, "now")
                 times.append(time.perf_counter() - start)
                 assert marked == IN_FLIGHT, marked
         figures[f"mark_stale_runs: {args.finished:,} finished runs, {IN_FLIGHT} in flight"] = sweeps
@@ -158,7 +158,10 @@ def main() -> int:
     sweep_name = next(iter(figures))
     targets = {
         sweep_name: Target(
-            "memkv mark_stale_runs", "seed (list every run, read each)", "speedup", 100.0
+            "memkv mark_stale_runs",
+            "original: revka (list every run, read each)",
+            "speedup",
+            100.0,
         ),
         "get_run, random runs": Target("memkv get_run", "Memory.get", "slowdown", 1.5),
         "log_step_result (durable)": Target(
@@ -167,7 +170,7 @@ def main() -> int:
     }
     command = "python benchmarks/bench_sop_audit.py" + (" --quick" if args.quick else "")
     notes = (
-        "Both sweeps mark the same 10 runs (durably: the seed's way in one transaction per "
+        "Both sweeps mark the same 10 runs (durably: revka's way in one transaction per "
         "run, memkv's in one for all). log_step_result also records a timeline event."
     )
     report("sop_audit", command, figures, targets, Path(args.output), notes=notes)

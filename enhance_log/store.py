@@ -1,4 +1,4 @@
-"""`EnhanceLogStore`, the seed's interface, and its one implementation on memkv."""
+"""`EnhanceLogStore`, mlua_swarm's interface, and its one implementation on memkv."""
 
 from __future__ import annotations
 

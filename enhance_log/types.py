@@ -1,4 +1,4 @@
-"""The records of the enhance log: frozen msgspec Structs with the seed's fields."""
+"""The records of the enhance log: frozen msgspec Structs with mlua_swarm's fields."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`JobJournal`: the seed's WAL operations on a memkv sequence log, plus replay."""
+"""`JobJournal`: runtimo's WAL operations on a memkv sequence log, plus replay."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class JobJournal:
     Appending costs the same whatever the journal holds (no file rewrite); numbers
     are assigned in the commit, strictly increasing and gap-free across threads,
     processes and restarts. ``max_events`` keeps at most that many events, the
-    newest (the seed's size-based rotation, as a retention bound).
+    newest (runtimo's size-based rotation, as a retention bound).
     """
 
     def __init__(
@@ -42,7 +42,7 @@ class JobJournal:
         self.log: operations.Log = memkv.SequenceLog(memory, log_name(name), JournalRecord)
         self.max_events = max_events
 
-    # -- the seed's operations -----------------------------------------------------------
+    # -- runtimo's operations ------------------------------------------------------------
 
     def append(self, event: WalEvent) -> int:
         """Append ``event`` durably; return the ``seq`` the journal gave it (the event's
@@ -68,7 +68,7 @@ class JobJournal:
         ]
 
     def seq(self) -> int:
-        """The number the next event will get (the seed's ``WalWriter::seq``)."""
+        """The number the next event will get (runtimo's ``WalWriter::seq``)."""
         return self.log.next_seq()
 
     def cleanup(self, max_age_secs: int, *, now: int | None = None) -> int:
@@ -104,10 +104,10 @@ class JobJournal:
     def __len__(self) -> int:
         return len(self.log)
 
-    # -- the seed's JSONL format -------------------------------------------------------------
+    # -- runtimo's JSONL format --------------------------------------------------------------
 
     def export_jsonl(self, path: str | os.PathLike[str]) -> int:
-        """Write every event as one JSON object per line (the seed's format), to a
+        """Write every event as one JSON object per line (runtimo's format), to a
         temporary file that is flushed and renamed over ``path``. Returns the count."""
         target = Path(path)
         events = self.events()
@@ -125,7 +125,7 @@ class JobJournal:
         return len(events)
 
     def import_jsonl(self, path: str | os.PathLike[str]) -> ImportReport:
-        """Append the events of a JSONL file in the seed's format, in file order (the
+        """Append the events of a JSONL file in runtimo's format, in file order (the
         journal numbers them). A line that cannot be read is reported by number, not
         dropped; a last line cut short is reported as such; the rest is imported.
 

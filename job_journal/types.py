@@ -1,4 +1,4 @@
-"""The journal's records: `WalEvent` and `WalEventType` with the seed's fields."""
+"""The journal's records: `WalEvent` and `WalEventType` with runtimo's fields."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from memkv.entry import coerce_member
 
 
 class WalEventType(enum.StrEnum):
-    """A job's lifecycle stages (``"type"`` in the seed's JSONL, in snake_case)."""
+    """A job's lifecycle stages (``"type"`` in runtimo's JSONL, in snake_case)."""
 
     JOB_SUBMITTED = "job_submitted"
     JOB_VALIDATED = "job_validated"
@@ -23,10 +23,10 @@ class WalEventType(enum.StrEnum):
 
 
 class WalEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One journal event. Unset optional fields are omitted when encoded, as the seed
+    """One journal event. Unset optional fields are omitted when encoded, as runtimo
     omits them. ``seq`` is assigned by the journal when the event is appended.
 
-    Telemetry and process summaries are free-form JSON objects (the seed's
+    Telemetry and process summaries are free-form JSON objects (runtimo's
     ``Telemetry`` and ``ProcessSummary``).
 
     Raises:

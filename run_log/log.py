@@ -1,4 +1,4 @@
-"""`RunLog`, the seed's interface; `MemoryRunLog`, its implementation on memkv; and the
+"""`RunLog`, autopilot's interface; `MemoryRunLog`, its implementation on memkv; and the
 factory that picks a backend from the environment."""
 
 from __future__ import annotations
@@ -145,9 +145,9 @@ _service: MemoryRunLog | None = None
 
 
 def get_run_log_service() -> MemoryRunLog:
-    """The process's shared run log, created by `create_run_log` on first use (the
-    seed's convenience). Tests call `reset_run_log_service` to isolate themselves."""
-    global _service  # noqa: PLW0603 - the seed's singleton, with a reset
+    """The process's shared run log, created by `create_run_log` on first use
+    (autopilot's convenience). Tests call `reset_run_log_service` to isolate themselves."""
+    global _service  # noqa: PLW0603 - autopilot's singleton, with a reset
     if _service is None:
         _service = create_run_log()
     return _service

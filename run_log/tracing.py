@@ -1,4 +1,4 @@
-"""OpenTelemetry spans, named as the seed names them (``run_log.save``, ...), if
+"""OpenTelemetry spans, named as autopilot names them (``run_log.save``, ...), if
 ``opentelemetry-api`` is installed; otherwise a shared no-op, at no cost."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ holds ``_`` or NUL, never reaches the other run's keys.
 * ``("sop", "run", run_id)`` -> `SopRun`
 * ``("sop", "step", run_id, step_number)`` -> `SopStepResult` (steps in numeric order)
 * ``("sop", "decision", run_id, step_number, kind)`` -> `SopRun`: approvals and
-  timeout decisions, as the seed keeps them
+  timeout decisions, as revka keeps them
 * ``("sop", "event", run_id, seq)`` -> `SopAuditEvent`: the run's timeline
 * ``("sop", "status", status, run_id)``, ``("sop", "name", sop_name, run_id)`` and
   ``("sop", "name_status", sop_name, status, run_id)`` -> run_id: indexes of runs

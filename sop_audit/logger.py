@@ -1,4 +1,4 @@
-"""`SopAuditLogger`: the seed's operations, and what a reader of the trail needs."""
+"""`SopAuditLogger`: revka's operations, and what a reader of the trail needs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class SopAuditLogger:
     def __init__(self, memory: memkv.Memory) -> None:
         self.memory = memory
 
-    # -- the seed's operations ---------------------------------------------------------
+    # -- revka's operations ------------------------------------------------------------
 
     def log_run_start(self, run: SopRun) -> None:
         """Record the start of a run (its record, indexes, a timeline event)."""
@@ -87,7 +87,7 @@ class SopAuditLogger:
         many runs were marked; see `sweep_stale_runs`."""
         return len(self.sweep_stale_runs(completed_at=completed_at).marked)
 
-    # -- beyond the seed -----------------------------------------------------------------
+    # -- beyond the original -------------------------------------------------------------
 
     def sweep_stale_runs(self, *, completed_at: str | None = None) -> StaleSweepReport:
         """`mark_stale_runs`, reporting which runs were marked and which could not be

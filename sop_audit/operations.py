@@ -36,7 +36,7 @@ from sop_audit.types import (
     now_iso8601,
 )
 
-_NO_STEP: Final = -1  # decision keys need a step number; the seed's are per step
+_NO_STEP: Final = -1  # decision keys need a step number; revka's are per step
 _RUN_ID: Final = (str,)  # the shape of a run listing's cursor
 
 

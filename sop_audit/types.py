@@ -1,6 +1,6 @@
-"""The SOP audit records: enums and frozen msgspec Structs with the seed's fields.
+"""The SOP audit records: enums and frozen msgspec Structs with revka's fields.
 
-Times are ISO 8601 strings in UTC, as the seed keeps them ("2026-02-19T12:00:00Z").
+Times are ISO 8601 strings in UTC, as revka keeps them ("2026-02-19T12:00:00Z").
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class SopRunStatus(enum.StrEnum):
 
 
 TERMINAL: Final = frozenset({SopRunStatus.COMPLETED, SopRunStatus.FAILED, SopRunStatus.CANCELLED})
-# PausedCheckpoint is left for checkpoint-resume (the seed's deliberate divergence).
+# PausedCheckpoint is left for checkpoint-resume (revka's deliberate divergence).
 INTERRUPTED_BY_RESTART: Final = (
     SopRunStatus.PENDING,
     SopRunStatus.RUNNING,
@@ -128,7 +128,7 @@ class SopAuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     """One entry of a run's timeline: what was logged, in the order it was logged.
 
     ``run`` is the run as logged (starts, completions, approvals and timeout
-    decisions carry it, as the seed stores it); ``step`` the step result."""
+    decisions carry it, as revka stores it); ``step`` the step result."""
 
     seq: int
     kind: SopAuditEventKind

@@ -20,7 +20,7 @@ SESSION = uuid.UUID(int=2)
 
 
 def entry(seq: int, **changes: object) -> AuditEntry:
-    """The seed's test entry: distinct per seq."""
+    """aa-runtime's test entry: distinct per seq."""
     made = AuditEntry(
         seq=seq,
         timestamp=seq,

@@ -1,4 +1,4 @@
-"""The seed's four tests with the in-memory sink, then order, full buffers, the flush
+"""aa-runtime's four tests with the in-memory sink, then order, full buffers, the flush
 loop, counters and the hash chain."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from audit_outbox import (
 )
 from tests.audit_outbox.conftest import entry
 
-# -- the seed's tests ---------------------------------------------------------------------
+# -- aa-runtime's tests -------------------------------------------------------------------
 
 
 def test_publish_succeeds_when_sink_up(buffer: EventBuffer) -> None:

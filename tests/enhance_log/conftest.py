@@ -16,7 +16,7 @@ from tests.twins import Blocking
 
 
 def mk_entry(issue: str, blueprint: str, ts: int, **changes: object) -> EnhanceLogEntry:
-    """The seed's test entry."""
+    """mlua_swarm's test entry."""
     fields: dict[str, object] = {
         "issue_id": issue,
         "blueprint_id": blueprint,

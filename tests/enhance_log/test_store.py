@@ -1,4 +1,4 @@
-"""The seed's seven tests, on every backend, and what the port adds."""
+"""mlua_swarm's seven tests, on every backend, and what the port adds."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from enhance_log import (
 from enhance_log.keys import entry_key
 from tests.enhance_log.conftest import mk_entry
 
-# -- the seed's tests ---------------------------------------------------------------------
+# -- mlua_swarm's tests -------------------------------------------------------------------
 
 
 def test_append_then_get_returns_same_entry(log: MemoryEnhanceLogStore) -> None:
@@ -60,7 +60,7 @@ def test_list_all_returns_all_sorted_by_ts(log: MemoryEnhanceLogStore) -> None:
 def test_name_says_the_backend(log: MemoryEnhanceLogStore, backend_name: str) -> None:
     assert log.name == backend_name
     if backend_name == "in-memory":
-        assert log.name == "in-memory"  # the seed's name for its in-memory store
+        assert log.name == "in-memory"  # mlua_swarm's name for its in-memory store
 
 
 def test_rejected_entry_carries_reasons(log: MemoryEnhanceLogStore) -> None:
@@ -81,7 +81,7 @@ def test_rejected_entry_carries_reasons(log: MemoryEnhanceLogStore) -> None:
     assert got == entry
 
 
-# -- beyond the seed ----------------------------------------------------------------------
+# -- beyond the original ------------------------------------------------------------------
 
 
 def test_a_conflict_changes_nothing(log: MemoryEnhanceLogStore) -> None:

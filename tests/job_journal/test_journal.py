@@ -1,4 +1,4 @@
-"""The seed's five tests on every backend, then replay, per-job reads and JSONL."""
+"""runtimo's five tests on every backend, then replay, per-job reads and JSONL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import memkv
 from job_journal import JobJournal, WalEventType
 from tests.job_journal.conftest import event
 
-# -- the seed's tests ---------------------------------------------------------------------
+# -- runtimo's tests ----------------------------------------------------------------------
 
 
 def test_wal_write_and_read(journal: JobJournal) -> None:
@@ -68,7 +68,7 @@ def test_wal_skip_serializing_optional_fields() -> None:
     assert json.loads(text) == {"ts": 1715800000, "type": "job_started", "job_id": "test"}
 
 
-# -- beyond the seed ----------------------------------------------------------------------
+# -- beyond the original ------------------------------------------------------------------
 
 
 def test_the_journal_assigns_seq(journal: JobJournal) -> None:

@@ -19,7 +19,7 @@ from memkv.keys import (
 )
 
 # Strings that stress the encoding: the terminator, the escape, tag characters,
-# underscores (the seeds' separator), non-ASCII; and integers across the range.
+# underscores (the originals' separator), non-ASCII; and integers across the range.
 awkward_text = st.text(
     alphabet=st.sampled_from(
         ["\x00", "\x01", "\x02", "\x03", "\xff", "_", "a", "b", "é", "字", "\U0001f600"]

@@ -1,4 +1,4 @@
-"""Each operation on every backend, with the seed's design decisions."""
+"""Each operation on every backend, with autopilot's design decisions."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from run_log.keys import CATEGORY, run_key
 from tests.memkv.helpers import child_env
 from tests.run_log.conftest import T0, make_run
 
-# -- save_run and get_stats (the seed's design decisions) ----------------------------------
+# -- save_run and get_stats (autopilot's design decisions) ---------------------------------
 
 
 def test_double_save_counts_once(log: MemoryRunLog) -> None:
@@ -152,7 +152,7 @@ def test_retention_evicts_oldest_finished_and_keeps_lifetime_stats(log: MemoryRu
 
 
 def test_unlimited_by_default(log: MemoryRunLog) -> None:
-    for i in range(250):  # the seed silently kept only 200
+    for i in range(250):  # autopilot silently kept only 200
         log.save_run(make_run(f"r{i:03d}", minute=i, status=RunStatus.SUCCESS))
     runs, _ = log.list_runs("bank_to_ynab", limit=1000)
     assert len(runs) == 250
@@ -236,7 +236,7 @@ def test_the_shared_service_can_be_reset(monkeypatch: pytest.MonkeyPatch) -> Non
     run_log.reset_run_log_service()
 
 
-def test_operations_are_spans_named_as_the_seed_names_them() -> None:
+def test_operations_are_spans_named_as_autopilot_names_them() -> None:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor

@@ -24,7 +24,7 @@ from tests.twins import Blocking
 
 
 def make_run(run_id: str = "run-test-001", **changes: object) -> SopRun:
-    """The seed's test_run()."""
+    """revka's test_run()."""
     run = SopRun(
         run_id=run_id,
         sop_name="test-sop",
@@ -47,7 +47,7 @@ def make_run(run_id: str = "run-test-001", **changes: object) -> SopRun:
 
 
 def step_result(n: int, **changes: object) -> SopStepResult:
-    """The seed's test_step_result()."""
+    """revka's test_step_result()."""
     fields: dict[str, object] = {
         "step_number": n,
         "status": SopStepStatus.COMPLETED,

@@ -1,4 +1,4 @@
-"""The seed's six tests on every backend, then what the port adds."""
+"""revka's six tests on every backend, then what the port adds."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sop_audit import (
 from sop_audit.keys import CATEGORY, run_key, step_key
 from tests.sop_audit.conftest import make_run, step_result
 
-# -- the seed's tests ---------------------------------------------------------------------
+# -- revka's tests ------------------------------------------------------------------------
 
 
 def test_audit_roundtrip(logger: SopAuditLogger) -> None:
@@ -48,7 +48,7 @@ def test_audit_roundtrip(logger: SopAuditLogger) -> None:
 def test_decision_persists_entry(
     logger: SopAuditLogger, log_decision: str, kind: SopAuditEventKind
 ) -> None:
-    """The seed's log_approval_persists_entry, log_timeout_auto_approve_persists_entry
+    """revka's log_approval_persists_entry, log_timeout_auto_approve_persists_entry
     and log_timeout_held_persists_entry."""
     run = make_run()
     getattr(logger, log_decision)(run, 1)
@@ -94,7 +94,7 @@ def test_get_nonexistent_run_returns_none(logger: SopAuditLogger) -> None:
     assert logger.get_run("nonexistent") is None
 
 
-# -- beyond the seed ----------------------------------------------------------------------
+# -- beyond the original ------------------------------------------------------------------
 
 
 def test_pending_runs_are_marked_and_completed_at_is_kept(logger: SopAuditLogger) -> None:
