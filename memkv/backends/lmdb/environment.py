@@ -53,6 +53,56 @@ class _FunctionFailed(Exception):
         self.error = error
 
 
+class InFlight:
+    """The reads and flushes in flight on one environment, and the gate that holds
+    new ones back while a fork or a close waits for those in flight to end.
+
+    In flight means one item in a deque, whose append and pop are atomic: the read
+    path takes no lock. ``register`` and ``leave`` are the deque's own methods, for
+    `Environment.point_reader` to call with no Python layer between; after
+    ``register(None)`` it must check ``gate_closed`` (`enter` does all that).
+    """
+
+    __slots__ = ("_calls", "_gate", "gate_closed", "leave", "register")
+
+    def __init__(self) -> None:
+        calls: collections.deque[None] = collections.deque()
+        self._calls = calls
+        self.register: Callable[[None], None] = calls.append
+        self.leave: Callable[[], None] = calls.pop
+        self._gate = threading.Lock()  # held while new ones must wait (fork, close)
+        self.gate_closed = False
+
+    def enter(self, environment: Environment) -> lmdb.Environment:
+        """Register one in flight on ``environment`` and return its live LMDB
+        environment (opening it in a forked child); while a fork or close is under
+        way, wait for it first. Each `enter` is followed by one `leave`."""
+        while True:
+            env = environment._env
+            if env is None:  # closed, or not yet opened in a forked child
+                env = environment._live_env()
+            self._calls.append(None)
+            if not self.gate_closed and environment._env is env:
+                return env
+            self._calls.pop()
+            with self._gate:  # a fork or close is under way: wait for it
+                pass
+
+    def close_gate(self, timeout: float) -> bool:
+        """Hold new ones back, and wait up to ``timeout`` seconds for those in flight
+        to leave: ``False`` if some are left. `open_gate` follows in any case."""
+        self._gate.acquire()
+        self.gate_closed = True
+        deadline = time.monotonic() + timeout
+        while self._calls and time.monotonic() < deadline:
+            time.sleep(0.0002)
+        return not self._calls
+
+    def open_gate(self) -> None:
+        self.gate_closed = False
+        self._gate.release()
+
+
 class Environment:
     """One open LMDB environment, shared by every `LmdbBackend` on its directory in
     this process."""
@@ -81,9 +131,7 @@ class Environment:
         self._flushes_after_commit = durability.flushes_after_commit and not readonly
         self._flush_lock = threading.Lock()
         self._flushed_through = 0  # every commit up to this id is known flushed
-        self._gate = threading.Lock()  # held while readers must wait (fork, close)
-        self._gate_closed = False
-        self._inflight: collections.deque[None] = collections.deque()  # reads in flight
+        self._inflight = InFlight()  # reads and flushes, held back by a fork or close
         self._remaps = 0
         self._unusable_reason: str | None = None
         self._env: lmdb.Environment | None = None
@@ -182,12 +230,7 @@ class Environment:
     def read(self, fn: Callable[[ReadTxn], T], *, several_reads: bool = False) -> T:
         inflight = self._inflight
         while True:
-            env = self._live_env()
-            inflight.append(None)
-            if self._gate_closed or self._env is not env:
-                inflight.pop()
-                with self._gate:  # a fork or close is under way: wait for it
-                    continue
+            env = inflight.enter(self)
             remaps = self._remaps
             try:
                 with env.begin() as txn:
@@ -197,7 +240,7 @@ class Environment:
             except lmdb.Error as exc:
                 failure = exc
             finally:
-                inflight.pop()
+                inflight.leave()
             # Out of the in-flight region, so that a fork or close can proceed.
             if failure is None:
                 self._adopt_map_size()
@@ -211,21 +254,23 @@ class Environment:
 
     def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
         """`read` of one key, without the general path's function calls (the cache
-        miss path of `Memory.get`): the same in-flight registration and fallbacks."""
-        inflight_add, inflight_done = self._inflight.append, self._inflight.pop
+        miss path of `Memory.get`): registered in flight the same way (`InFlight`),
+        falling back to `read` whenever the environment is not there to use."""
+        inflight = self._inflight
+        register, leave = inflight.register, inflight.leave
         dbs = self._dbs  # updated in place when the environment is reopened
 
         def get_one(table: Table, key: bytes) -> bytes | None:
-            inflight_add(None)
+            register(None)
             try:
                 env = self._env
-                if env is not None and not self._gate_closed:
+                if env is not None and not inflight.gate_closed:
                     with env.begin(db=dbs[table]) as txn:
                         return txn.get(key)
             except lmdb.Error:
                 pass  # a remap, a resize, a closing store: the general path sorts it out
             finally:
-                inflight_done()
+                leave()
             return self.read(lambda txn: txn.get(table, key))
 
         return get_one
@@ -324,21 +369,13 @@ class Environment:
             if txn_id <= self._flushed_through:
                 return
             covered = self.commit_id()  # the meta pages of these are written already
-            inflight = self._inflight
-            while True:  # in flight like a read, so that close and fork wait for it
-                env = self._live_env()
-                inflight.append(None)
-                if self._gate_closed or self._env is not env:
-                    inflight.pop()
-                    with self._gate:
-                        continue
-                try:
-                    env.sync(True)
-                except lmdb.Error as exc:
-                    raise engine_error(f"cannot flush {self.path} to disk", exc) from exc
-                finally:
-                    inflight.pop()
-                break
+            env = self._inflight.enter(self)  # like a read, so that close and fork wait
+            try:
+                env.sync(True)
+            except lmdb.Error as exc:
+                raise engine_error(f"cannot flush {self.path} to disk", exc) from exc
+            finally:
+                self._inflight.leave()
             self._flushed_through = max(self._flushed_through, covered)
 
     # -- the map -----------------------------------------------------------------
@@ -375,16 +412,10 @@ class Environment:
         """Take the write lock and close the read gate; wait for reads in flight.
         Returns ``False`` if reads were still in flight after a bounded wait."""
         self._write_lock.acquire()
-        self._gate.acquire()
-        self._gate_closed = True
-        deadline = time.monotonic() + _FORK_WAIT_SECONDS
-        while self._inflight and time.monotonic() < deadline:
-            time.sleep(0.0002)
-        return not self._inflight
+        return self._inflight.close_gate(_FORK_WAIT_SECONDS)
 
     def _resume(self) -> None:
-        self._gate_closed = False
-        self._gate.release()
+        self._inflight.open_gate()
         self._write_lock.release()
 
     def before_fork(self) -> None:
