@@ -11,39 +11,94 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from memkv import forking
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.environment import Environment
 from memkv.errors import InvalidArgument, ReadOnlyStore, StoreClosed, StoreUnavailable
 from memkv.settings import Durability
 
-_environments: dict[tuple[int, int], Environment] = {}
-_environments_lock = threading.Lock()
-_live_environments: weakref.WeakSet[Environment] = weakref.WeakSet()
+
+class _SharedEnvironments:
+    """The environments open in this process, one per directory (by device and
+    inode), each counting the handles that use it.
+
+    Around a fork, the registry's lock is held from before the fork until after it,
+    in the parent and in the child alike, so that no handle opens or closes an
+    environment meanwhile; each environment waits for its transactions in flight
+    before the fork (`Environment.before_fork`).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[tuple[int, int], Environment] = {}
+        # Every environment still referenced, for the fork hooks: those open, and
+        # those a handle is closing (out of `_open` already, not yet closed).
+        self._live: weakref.WeakSet[Environment] = weakref.WeakSet()
+
+    def attach(
+        self,
+        directory: Path,
+        *,
+        map_size: int,
+        max_map_size: int,
+        durability: Durability,
+        readonly: bool,
+    ) -> Environment:
+        """The environment of ``directory``, opened if no handle uses it yet; one
+        more handle uses it.
+
+        Raises:
+            InvalidArgument: it is open already with other options.
+        """
+        identity = _identity(directory)
+        with self._lock:
+            environment = self._open.get(identity)
+            if environment is None or environment.handles <= 0:
+                environment = Environment(
+                    directory,
+                    identity,
+                    map_size=map_size,
+                    max_map_size=max_map_size,
+                    durability=durability,
+                    readonly=readonly,
+                )
+                self._open[identity] = environment
+                self._live.add(environment)
+            else:
+                _check_compatible(
+                    environment, durability=durability, readonly=readonly, max_map_size=max_map_size
+                )
+            environment.handles += 1
+        return environment
+
+    def detach(self, environment: Environment) -> None:
+        """One handle fewer uses ``environment``: closed after the last."""
+        with self._lock:
+            environment.handles -= 1
+            if environment.handles > 0:
+                return
+            if self._open.get(environment.identity) is environment:
+                del self._open[environment.identity]
+        environment.close()
+
+    def before_fork(self) -> None:
+        self._lock.acquire()
+        for environment in list(self._live):
+            environment.before_fork()
+
+    def after_fork_in_parent(self) -> None:
+        for environment in list(self._live):
+            environment.after_fork_in_parent()
+        self._lock.release()
+
+    def after_fork_in_child(self) -> None:
+        for environment in list(self._live):
+            environment.after_fork_in_child()
+        self._lock.release()
 
 
-def _before_fork() -> None:
-    _environments_lock.acquire()
-    for environment in list(_live_environments):
-        environment.before_fork()
-
-
-def _after_fork_in_parent() -> None:
-    for environment in list(_live_environments):
-        environment.after_fork_in_parent()
-    _environments_lock.release()
-
-
-def _after_fork_in_child() -> None:
-    for environment in list(_live_environments):
-        environment.after_fork_in_child()
-    _environments_lock.release()
-
-
-os.register_at_fork(
-    before=_before_fork,
-    after_in_parent=_after_fork_in_parent,
-    after_in_child=_after_fork_in_child,
-)
+_environments = _SharedEnvironments()
+forking.register(_environments)
 
 
 class LmdbBackend(Backend):
@@ -64,26 +119,13 @@ class LmdbBackend(Backend):
         self.readonly = readonly
         self._closed = False
         directory = _prepare_directory(Path(path), readonly=readonly)
-        identity = _identity(directory)
-        with _environments_lock:
-            environment = _environments.get(identity)
-            if environment is None or environment.handles <= 0:
-                environment = Environment(
-                    directory,
-                    identity,
-                    map_size=map_size,
-                    max_map_size=max_map_size,
-                    durability=durability,
-                    readonly=readonly,
-                )
-                _environments[identity] = environment
-                _live_environments.add(environment)
-            else:
-                _check_compatible(
-                    environment, durability=durability, readonly=readonly, max_map_size=max_map_size
-                )
-            environment.handles += 1
-        self._environment = environment
+        self._environment = _environments.attach(
+            directory,
+            map_size=map_size,
+            max_map_size=max_map_size,
+            durability=durability,
+            readonly=readonly,
+        )
 
     @property
     def reaped_readers(self) -> int:
@@ -129,14 +171,7 @@ class LmdbBackend(Backend):
         if self._closed:
             return
         self._closed = True
-        environment = self._environment
-        with _environments_lock:
-            environment.handles -= 1
-            if environment.handles > 0:
-                return
-            if _environments.get(environment.identity) is environment:
-                del _environments[environment.identity]
-        environment.close()
+        _environments.detach(self._environment)
 
     @property
     def closed(self) -> bool:
