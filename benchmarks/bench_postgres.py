@@ -42,9 +42,9 @@ import memkv
 from benchmarks.common import RESULTS, Figures, Target, report, workdir
 from memkv import layout
 from memkv.backends.base import Table
-from tests.postgres_cluster import ThrowawayCluster
 from memkv.entry import MemoryEntry, new_entry_id, now
 from memkv.keys import prefix_end
+from tests.postgres_cluster import ThrowawayCluster
 
 CONTENT = (
     "The user prefers concise answers, works from Lisbon (UTC+0), reviews pull requests "

@@ -43,7 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import bench_core
 from benchmarks.common import RESULTS, Target, format_time, percentiles, workdir
 from memkv.cli import bench
-from memkv.cli.bench import Result, Results, System, Workload, median_result, raw_record, run_threads
+from memkv.cli.bench import (
+    Result,
+    Results,
+    System,
+    Workload,
+    median_result,
+    raw_record,
+    run_threads,
+)
 
 SQLITE_FULL = "SQLite (WAL, FULL)"
 SQLITE_NORMAL = "SQLite (WAL, NORMAL)"

@@ -4,9 +4,9 @@ LMDB store, printing what it stores and what it reads back."""
 from __future__ import annotations
 
 import asyncio
-from importlib.metadata import entry_points
 import logging
 import tempfile
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Final
 
