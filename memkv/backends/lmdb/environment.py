@@ -1,9 +1,11 @@
 """One LMDB environment (`Environment`): opening it and checking its format, read
 and write transactions, growing its map, flushing, fork and close. It keeps the
-package's discipline (`memkv.backends.lmdb`).
+rules of docs/design.md, "LMDB discipline".
 
 Reads and flushes are in flight while they use the environment; a fork or a close
-closes a gate to new ones and waits (a bounded wait) for those in flight to end.
+closes a gate to new ones and waits (a bounded wait) for those in flight to end. A
+forked child closes the inherited LMDB environment, whose reader slots carry the
+parent's pid, and opens its own on first use.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ FORMAT: Final = b"memkv/1"
 
 _DB_NAMES: Final = {Table.ENTRIES: b"entries", Table.INDEX: b"index", Table.META: b"meta"}
 _ENTRIES: Final = Table.ENTRIES
-_LIB_VERSION: Final = 0  # LMDB 0.9.x engine, data format v1 (see the package docstring)
+# LMDB 0.9 and data format v1: py-lmdb 3 also bundles LMDB 1.0, whose files differ.
+_LIB_VERSION: Final = 0
 _MIN_MAP_SIZE: Final = 1 << 20  # LMDB needs a few pages for its named databases
 _MAX_READERS: Final = 256  # reader slots: one per concurrent read transaction, all processes
 _FORK_WAIT_SECONDS: Final = 5.0
