@@ -23,9 +23,9 @@ class _SharedEnvironments:
     inode), each counting the handles that use it.
 
     Around a fork, the registry's lock is held from before the fork until after it,
-    in the parent and in the child alike, so that no handle opens or closes an
-    environment meanwhile; each environment waits for its transactions in flight
-    before the fork (`Environment.before_fork`).
+    in the parent and in the child alike, so that the registry does not change
+    meanwhile; each environment waits for its transactions in flight before the
+    fork (`Environment.before_fork`).
     """
 
     def __init__(self) -> None:
