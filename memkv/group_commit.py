@@ -22,12 +22,11 @@ Two ways in, one queue:
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
+from memkv import forking
 from memkv.backends.base import Outcome
 from memkv.errors import BackendError, NestedTransaction, StoreClosed
 
@@ -81,7 +80,7 @@ class _Batch:
         self.interrupt = interrupt  # a KeyboardInterrupt, say, in the committing thread
 
 
-class GroupCommitter:
+class GroupCommitter(forking.ChildForkHook):
     """Queues transaction functions, commits them in groups with ``commit_group``
     and makes each group durable with ``make_durable`` before telling its callers."""
 
@@ -96,7 +95,7 @@ class GroupCommitter:
         self._make_durable = make_durable
         self.max_group = max_group
         self._start()
-        _committers.add(self)
+        forking.register(self)
 
     def _start(self) -> None:
         self._lock = threading.Lock()
@@ -326,20 +325,9 @@ class GroupCommitter:
             if writer is not threading.current_thread():
                 writer.join()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         """The child inherits none of the parent's threads: start over, empty (what
         the parent queued is the parent's to commit)."""
         closed = self._closed
         self._start()
         self._closed = closed
-
-
-_committers: weakref.WeakSet[GroupCommitter] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for committer in list(_committers):
-        committer._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

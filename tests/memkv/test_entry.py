@@ -11,7 +11,7 @@ import memkv
 from memkv.entry import EntryHeader, decode_entry, decode_header, encode_entry, new_entry_id
 
 # An entry as memkv 0.1 writes it. A change to MemoryEntry that cannot read this is a
-# format change: it needs a new FORMAT in memkv/backends/lmdb/backend.py and a migration.
+# format change: it needs a new FORMAT in memkv/backends/lmdb/environment.py and a migration.
 GOLDEN = bytes.fromhex(
     "86a26964d9203031613230393636353436343063643638346230616665626639396334306433a36b"
     "6579a9757365722f6e616d65a7636f6e74656e7482a46e616d65a3416461a47461677392a16101a8"
