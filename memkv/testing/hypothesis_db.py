@@ -46,6 +46,7 @@ import msgspec
 from hypothesis.database import ExampleDatabase, ListenerEventT
 
 import memkv
+from memkv import forking
 from memkv.keys import check_name, pack
 from memkv.options import Durability
 from memkv.seqlog import SequenceLog
@@ -97,7 +98,7 @@ def value_id(value: bytes) -> str:
     return hashlib.blake2b(value, digest_size=16).hexdigest()
 
 
-class MemkvExampleDatabase(ExampleDatabase):
+class MemkvExampleDatabase(ExampleDatabase, forking.ChildForkHook):
     """A hypothesis example database at ``path`` (a memkv store directory, created if
     absent), holding the examples under ``name`` (one store may hold several
     databases). See the module docstring for when writes reach the store.
@@ -128,6 +129,7 @@ class MemkvExampleDatabase(ExampleDatabase):
         self._memory: memkv.Memory | None = None
         self._reset()
         _databases.add(self)
+        forking.register(self)
 
     def _reset(self) -> None:
         """Start empty (at creation, and in a forked child: the parent's pending
@@ -398,7 +400,8 @@ class MemkvExampleDatabase(ExampleDatabase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
+        """The child starts empty: see `_reset`."""
         self._listeners.clear()
         self._reset()
 
@@ -441,10 +444,4 @@ def _close_all() -> None:
             log.exception("%s: could not write its pending examples at exit", database)
 
 
-def _after_fork_in_child() -> None:
-    for database in list(_databases):
-        database._after_fork_in_child()
-
-
 atexit.register(_close_all)
-os.register_at_fork(after_in_child=_after_fork_in_child)
