@@ -18,6 +18,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
+from memkv import forking
 from memkv.errors import CorruptRecord, InvalidArgument, InvalidContent, TypeMismatch
 
 CORE: Final = "core"
@@ -62,13 +63,30 @@ _entry_decoder: Final = msgspec.msgpack.Decoder(MemoryEntry)
 _header_decoder: Final = msgspec.msgpack.Decoder(EntryHeader)
 
 
+class _IdBits(forking.ChildForkHook):
+    """The random bits of entry ids, from a generator of memkv's own: drawing them
+    from `random`'s shared generator would move the state that programs seed and
+    replay (hypothesis fails a test whose strategies seem to use it, and a background
+    writer's ids did). A forked child reseeds it, so that parent and child never
+    draw the same ids."""
+
+    def __init__(self) -> None:
+        self.getrandbits = random.Random().getrandbits
+        forking.register(self)
+
+    def after_fork_in_child(self) -> None:
+        self.getrandbits = random.Random().getrandbits
+
+
+_id_bits: Final = _IdBits()
+
+
 def new_entry_id(id_prefix: str | None = None) -> str:
     """A time-ordered unique id in 32 hex digits: 48 bits of Unix milliseconds (or
-    ``id_prefix``, from `clock`), then 80 random bits (the `random` module, which
-    Python reseeds in a forked child)."""
+    ``id_prefix``, from `clock`), then 80 random bits (see `_IdBits`)."""
     if id_prefix is None:
         id_prefix = clock()[1]
-    return id_prefix + format(random.getrandbits(80), "020x")
+    return id_prefix + format(_id_bits.getrandbits(80), "020x")
 
 
 def now() -> datetime:

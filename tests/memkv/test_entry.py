@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 from datetime import UTC, datetime
 
 import msgspec
@@ -63,3 +65,31 @@ def test_entry_ids_are_unique_and_time_ordered() -> None:
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 32 for i in ids)
     assert ids[0][:12] <= ids[-1][:12]  # the first 48 bits are milliseconds
+
+
+def test_entry_ids_leave_the_random_module_alone() -> None:
+    """A program's (or hypothesis's) seeded `random` is not moved by memkv's writes."""
+    random.seed(7)
+    state = random.getstate()
+    with memkv.open(memkv.IN_MEMORY) as memory:
+        memory.store("k", 1)
+        memory.insert("other", 2)
+    new_entry_id()
+    assert random.getstate() == state
+
+
+def test_a_forked_child_draws_other_ids_than_its_parent() -> None:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(reader)
+        os.write(writer, "".join(new_entry_id("0" * 12) for _ in range(8)).encode())
+        os._exit(0)
+    os.close(writer)
+    parent_ids = {new_entry_id("0" * 12) for _ in range(8)}
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    child_ids = {text[i : i + 32] for i in range(0, len(text), 32)}
+    assert len(child_ids) == 8
+    assert not parent_ids & child_ids
