@@ -165,6 +165,25 @@ def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
     assert path.read_text() == "not a store"
 
 
+def test_a_store_another_process_creates_meanwhile_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes opening a new store at once: the one whose mkdir comes second
+    opens the directory the first made."""
+    path = tmp_path / "store"
+    mkdir = Path.mkdir
+
+    def first_made_by_another_process(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self == path:
+            mkdir(self, mode=0o700)  # the other process wins the race
+        mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", first_made_by_another_process)
+    with memkv.open(path) as memory:
+        memory.store("k", 1)
+        assert memory.count() == 1
+
+
 def test_readonly_open_of_a_missing_store(tmp_path: Path) -> None:
     path = tmp_path / "missing"
     raises_naming(memkv.StoreUnavailable, str(path), lambda: memkv.open(path, readonly=True))

@@ -186,7 +186,7 @@ def _prepare_directory(path: Path, *, readonly: bool) -> Path:
         if not path.exists():
             if readonly:
                 raise StoreUnavailable(f"no store at {path} (and readonly=True creates none)")
-            path.mkdir(mode=0o700, parents=True)
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)  # another process may race us
         return path.resolve()
     except OSError as exc:
         raise StoreUnavailable(f"cannot create or open the store directory {path}: {exc}") from exc
