@@ -233,7 +233,7 @@ class Transaction(Reader):
     ) -> None:
         """``reading``: the clock reading to stamp entries with (default: one taken at
         the first write); ``group_counts``: the count changes of the transactions
-        before this one in its group, not yet written (see `GroupRun`), which this
+        before this one in its group, not yet written (see `memkv.runs.GroupRun`), which this
         one's join when it finishes."""
         super().__init__(txn)
         self._write_txn: WriteTxn | None = txn
