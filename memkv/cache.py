@@ -38,7 +38,7 @@ from typing import Any, Final, Protocol
 
 import cachetools
 
-from memkv.entry import MemoryEntry, convert_content, decode_entry, entry_decoder
+from memkv.entry import MemoryEntry, convert_content, decode_entry, decode_record, entry_decoder
 from memkv.errors import StoreClosed
 from memkv.keys import encode_key
 
@@ -149,7 +149,17 @@ class ReadCache:
         # The snapshot read below is at least `current`: labelling what it returns
         # with `current` is safe (the cache only ever serves at stamp == commit id).
         record = self._read_record(raw_key)
-        entry = None if record is None else decode_entry(key, record, type)
+        if record is None:
+            entry = None
+        elif type is None:
+            try:  # `decode_entry` in one C call: this is the path of every cold read
+                entry = decode_record(record)
+            except ValueError:
+                entry = decode_entry(key, record)  # raises CorruptRecord, naming the key
+            if entry.key != key:
+                decode_entry(key, record)  # raises CorruptRecord: another key's record
+        else:
+            entry = decode_entry(key, record, type)
         if current == self.stamp and key not in self.doorkeeper:
             self.doorkeeper.add(key)  # a first miss, the usual case: see `fill`
         else:

@@ -60,6 +60,8 @@ class EntryHeader(msgspec.Struct, frozen=True):
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _entry_decoder: Final = msgspec.msgpack.Decoder(MemoryEntry)
+decode_record: Final = _entry_decoder.decode
+"""A record to its `MemoryEntry`, unchecked (`decode_entry` checks and names the key)."""
 _header_decoder: Final = msgspec.msgpack.Decoder(EntryHeader)
 
 
@@ -122,9 +124,11 @@ def decode_entry(key: str, data: bytes, content_type: Any = None) -> MemoryEntry
         CorruptRecord: the bytes are not an entry, or one stored for another key.
         TypeMismatch: the entry is sound but its content does not fit ``content_type``.
     """
-    decoder = _entry_decoder if content_type is None else entry_decoder(content_type)
     try:
-        entry = decoder.decode(data)
+        if content_type is None:
+            entry = decode_record(data)
+        else:
+            entry = entry_decoder(content_type).decode(data)
     except ValueError as exc:  # msgspec.DecodeError, ValidationError, UnicodeDecodeError
         if content_type is not None:
             decode_entry(key, data)  # raises CorruptRecord if the record itself is bad

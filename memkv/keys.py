@@ -188,6 +188,19 @@ def encode_key(key: object) -> bytes:
         InvalidKey: ``key`` is not a ``str``, is empty, holds a lone surrogate, or is
             longer than `MAX_KEY_BYTES` in UTF-8.
     """
+    if key.__class__ is str:  # the usual case, in the fewest steps (every get takes it)
+        try:
+            raw = key.encode()
+        except UnicodeEncodeError:
+            raw = b""  # `_checked_key` says why
+        if 0 < len(raw) <= MAX_KEY_BYTES:
+            return raw
+    return _checked_key(key)
+
+
+def _checked_key(key: object) -> bytes:
+    """`encode_key` of anything but a plain, valid ``str``: a ``str`` subclass, or the
+    error that says what is wrong."""
     if not isinstance(key, str):
         raise InvalidKey(f"key must be a str, not {type(key).__name__}: {key!r:.80}")
     if not key:

@@ -134,9 +134,7 @@ class GroupRun:
         except Exception as exc:
             raise GroupAborted(exc) from exc
 
-    def commit(
-        self, write_group: Callable[[list[BackendFunction]], tuple[list[Outcome], int]]
-    ) -> tuple[list[Outcome], int]:
+    def commit(self, write_group: WriteGroup) -> tuple[list[Outcome], int]:
         """Run the group with ``write_group`` (a backend's); the outcomes of the
         transaction functions, in order, and the commit id.
 

@@ -148,11 +148,11 @@ class Backend(ABC):
         one), `StoreClosed`. `memkv.Memory` asks before queueing a write for a group
         commit, so that a doomed write fails its own caller only."""
 
-    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
-        """A callable ``(table, key) -> value or None`` that reads one key in a
+    def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
+        """A callable ``key -> value or None`` that reads one key of ``table`` in a
         transaction of its own, by the shortest path the backend has (`Memory.get`
         calls it on every cache miss). Valid until the backend is closed."""
-        return lambda table, key: self.read(lambda txn: txn.get(table, key))
+        return lambda key: self.read(lambda txn: txn.get(table, key))
 
     @abstractmethod
     def commit_id(self) -> int:

@@ -3,13 +3,15 @@ categories, session ids, contents and `MemoryEntry` values that memkv accepts an
 gives back unchanged. Each domain package has strategies for its own records beside
 it (``sop_audit.strategies`` and so on), built on these.
 
+    import memkv
     from hypothesis import given
     from memkv.testing import strategies as mst
 
     @given(mst.keys(), mst.contents())
-    def test_remembers(memkv_memory, key, content):
-        memkv_memory.store(key, content)
-        assert memkv_memory.get(key).content == content
+    def test_remembers(key, content):
+        with memkv.open(memkv.IN_MEMORY) as memory:  # a fresh store per example
+            memory.store(key, content)
+            assert memory.get(key).content == content
 
 Every strategy draws only what memkv accepts (keys of 1 to 256 UTF-8 bytes, names of
 1 to 64 bytes without NUL, contents msgspec encodes and decodes to an equal value:

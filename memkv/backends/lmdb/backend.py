@@ -158,8 +158,8 @@ class LmdbBackend(Backend):
     def commit_id_reader(self) -> Callable[[], int]:
         return self._live().commit_id_reader()
 
-    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
-        return self._live().point_reader()
+    def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
+        return self._live().point_reader(table)
 
     def stats(self) -> dict[str, Any]:
         return self._live().stats()

@@ -255,7 +255,7 @@ class Environment:
                 if self._remaps == remaps and self._env is env:
                     raise engine_error(f"read from {self.path} failed", failure) from failure
 
-    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
+    def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
         """`read` of one key, without the general path's function calls (the cache
         miss path of `Memory.get`): registered in flight the same way (`InFlight`),
         falling back to `read` whenever the environment is not there to use."""
@@ -263,7 +263,7 @@ class Environment:
         register, leave = inflight.register, inflight.leave
         dbs = self._dbs  # updated in place when the environment is reopened
 
-        def get_one(table: Table, key: bytes) -> bytes | None:
+        def get_one(key: bytes) -> bytes | None:
             register(None)
             try:
                 env = self._env

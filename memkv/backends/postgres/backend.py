@@ -312,10 +312,10 @@ class PostgresBackend(Backend):
 
         return self._run("reading", attempt)
 
-    def point_reader(self) -> Callable[[Table, bytes], bytes | None]:
+    def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
         statements = self._statements
 
-        def read_one(table: Table, key: bytes) -> bytes | None:
+        def read_one(key: bytes) -> bytes | None:
             return self._run(
                 "reading", lambda conn: _Reader(conn, statements, single=True).get(table, key)
             )
