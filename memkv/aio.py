@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
+import inspect
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
@@ -69,7 +69,11 @@ def _read_operation(
             return method(self._memory, *args, **kwargs)
         return await asyncio.to_thread(method, self._memory, *args, **kwargs)
 
-    functools.update_wrapper(operation, method)  # name, docstring, signature
+    name = method.__name__
+    operation.__name__ = name
+    operation.__qualname__ = f"AsyncMemory.{name}"
+    operation.__doc__ = f"`Memory.{name}`, awaited.\n\n{inspect.getdoc(method)}"
+    operation.__signature__ = inspect.signature(method)  # type: ignore[attr-defined]
     return operation
 
 

@@ -24,17 +24,16 @@ every hit so that no caller can mutate what another caller reads; or `ABSENT`.
 
 `ReadCache.get` is `memkv.Memory.get`: a hit is one comparison with the commit id
 and one dict lookup (for an entry that can be shared); a miss is one point read of
-the store, offered to the cache. `Uncached` stands in when the cache is off, and
-`Closed` once the store is closed. Lookups take no lock (dict reads under the GIL);
-changes take one.
+the store, offered to the cache. `Uncached` stands in when the cache is off. Once
+closed, either raises `StoreClosed` from every `get`. Lookups take no lock (dict
+reads under the GIL); changes take one.
 """
 
 from __future__ import annotations
 
-import enum
 import threading
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
 import cachetools
 
@@ -48,19 +47,19 @@ ABSENT: Final = object()
 """Cached knowledge that a key is not stored."""
 
 
-class Miss(enum.Enum):
-    """What `ReadCache.lookup` returns when the cache cannot answer."""
-
-    MISS = enum.auto()
-
-
-MISS: Final = Miss.MISS
+_MISS: Final = object()  # not in the cache
 
 
 class EntryReads(Protocol):
-    """How `memkv.Memory.get` reads: through `ReadCache`, `Uncached` or `Closed`."""
+    """How `memkv.Memory.get` reads: `ReadCache`, or `Uncached`."""
 
-    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None: ...  # noqa: A002
+    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
+        """The entry at ``key``, or ``None`` (see `memkv.Memory.get`)."""
+        ...
+
+    def close(self, message: str) -> None:
+        """Forget everything; from now on `get` raises `StoreClosed` (``message``)."""
+        ...
 
 
 CachedValue = MemoryEntry[Any] | bytes | object
@@ -136,12 +135,12 @@ class ReadCache:
         current = self._commit_id()
         if current == self.stamp:
             try:
-                cached = self._values.get(key, MISS)
+                cached = self._values.get(key, _MISS)
             except TypeError:  # unhashable, so not a key: `encode_key` says why
-                cached = MISS
+                cached = _MISS
             if cached.__class__ is MemoryEntry and type is None:
                 return cached
-            if cached is not MISS:
+            if cached is not _MISS:
                 return _served(key, cached, type)
         raw_key = encode_key(key)
         if type is not None:
@@ -165,13 +164,6 @@ class ReadCache:
         else:
             self.fill(key, entry if type is None else None, record, current)
         return entry
-
-    def lookup(self, key: str, commit_id: int) -> CachedValue | Miss:
-        """What the cache holds for ``key`` (an entry, its record or `ABSENT`) if it
-        is valid at ``commit_id``; else `MISS`."""
-        if commit_id != self.stamp:
-            return MISS
-        return self._values.get(key, MISS)
 
     def fill(
         self, key: str, entry: MemoryEntry[Any] | None, record: bytes | None, snapshot_id: int
@@ -212,7 +204,10 @@ class ReadCache:
                 if key in entries:
                     entries[key] = value
 
-    def clear(self) -> None:
+    def close(self, message: str) -> None:
+        """Forget everything; from now on `get` raises `StoreClosed` (``message``),
+        even where it was bound before (`memkv.Memory.get`)."""
+        self._commit_id = _refusing(message)
         with self._lock:
             self._entries.clear()
             self.doorkeeper.clear()
@@ -239,27 +234,29 @@ def _served(key: str, cached: CachedValue, type: Any) -> MemoryEntry[Any] | None
 class Uncached:
     """`EntryReads` with the cache off: every `get` is one point read."""
 
-    __slots__ = ("_read_record",)
+    __slots__ = ("_closed", "_read_record")
 
     def __init__(self, read_record: ReadRecord) -> None:
         self._read_record = read_record
+        self._closed: str | None = None  # once closed, what StoreClosed says
 
     def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
         """See `ReadCache.get`."""
+        if self._closed is not None:
+            raise StoreClosed(self._closed)
         raw_key = encode_key(key)
         if type is not None:
             entry_decoder(type)
         record = self._read_record(raw_key)
         return None if record is None else decode_entry(key, record, type)
 
+    def close(self, message: str) -> None:
+        """From now on `get` raises `StoreClosed` (``message``)."""
+        self._closed = message
 
-class Closed:
-    """`EntryReads` of a closed store: every `get` raises `StoreClosed`."""
 
-    __slots__ = ("_message",)
+def _refusing(message: str) -> Callable[..., NoReturn]:
+    def refuse(*_args: object) -> NoReturn:
+        raise StoreClosed(message)
 
-    def __init__(self, location: str) -> None:
-        self._message = f"the store at {location} is closed"
-
-    def get(self, key: str, type: Any = None) -> MemoryEntry[Any] | None:  # noqa: A002
-        raise StoreClosed(self._message)
+    return refuse

@@ -9,14 +9,17 @@ object that needs only the child hook inherits the others as no-ops from
 `ChildForkHook`.
 
 The registry holds weak references: registering keeps nothing alive, and an object
-collected is forgotten. One object's hook raising does not keep the others' from
-running; the first exception is raised after them all (Python reports it: a fork
-hook cannot fail the fork).
+collected is forgotten. The objects of one fork are taken once, before it, so each
+gets its after hook only if it got its before hook, whatever other threads register
+meanwhile. One object's hook raising does not keep the others' from running; the
+first exception is raised after them all (Python reports it: a fork hook cannot fail
+the fork).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Protocol
@@ -47,16 +50,19 @@ class ChildForkHook:
 
 
 _registered: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+_registered_lock = threading.Lock()  # iterating a WeakSet while another thread adds fails
+_forking: list[ForkAware] = []  # the objects of the fork under way
 
 
 def register(participant: ForkAware) -> None:
     """Run ``participant``'s hooks at every fork while it lives."""
-    _registered.add(participant)
+    with _registered_lock:
+        _registered.add(participant)
 
 
 def _run_all(hook: Callable[[ForkAware], None]) -> None:
     failure: BaseException | None = None
-    for participant in list(_registered):
+    for participant in _forking:
         try:
             hook(participant)
         except BaseException as exc:
@@ -67,15 +73,25 @@ def _run_all(hook: Callable[[ForkAware], None]) -> None:
 
 
 def _before_fork() -> None:
+    with _registered_lock:
+        _forking[:] = _registered
     _run_all(lambda participant: participant.before_fork())
 
 
 def _after_fork_in_parent() -> None:
-    _run_all(lambda participant: participant.after_fork_in_parent())
+    try:
+        _run_all(lambda participant: participant.after_fork_in_parent())
+    finally:
+        _forking.clear()
 
 
 def _after_fork_in_child() -> None:
-    _run_all(lambda participant: participant.after_fork_in_child())
+    global _registered_lock  # noqa: PLW0603 - another thread of the parent may have held it
+    _registered_lock = threading.Lock()
+    try:
+        _run_all(lambda participant: participant.after_fork_in_child())
+    finally:
+        _forking.clear()
 
 
 os.register_at_fork(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from memkv.backends.base import Backend, Outcome, Table
-from memkv.cache import CachedValue, Closed, EntryReads, ReadCache, Uncached
+from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
 from memkv.entry import CORE, MemoryEntry
 from memkv.errors import StoreClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
@@ -46,10 +46,11 @@ class Memory(ReadOperations):
             else None
         )
         self._reads: EntryReads = Uncached(read_record) if self._cache is None else self._cache
-        # The hottest call of the library goes straight to the cache's method, bound
-        # here on the instance (a call through `Memory.get` below costs about 90 ns, a
-        # third of a cache hit); `Memory.get` documents it and serves unbound calls.
-        self.get = self._reads.get  # type: ignore[method-assign]
+        if type(self).get is Memory.get:  # a subclass's own `get` stays its own
+            # The hottest call of the library goes straight to the cache's method,
+            # bound here on the instance (a call through `Memory.get` below costs
+            # about 90 ns, a third of a cache hit); `Memory.get` documents it.
+            self.get = self._reads.get  # type: ignore[method-assign]
         self._closed = False
         self._close_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit_group, backend.flush)
@@ -71,11 +72,8 @@ class Memory(ReadOperations):
                 return
             self._closed = True
         self._committer.close()  # lets the writes already queued commit
-        self._reads = Closed(self._backend.location)  # so `get` needs no check of its own
-        self.get = self._reads.get  # type: ignore[method-assign]
+        self._reads.close(self._closed_message())  # `get` raises StoreClosed from now on
         self._backend.close()
-        if self._cache is not None:
-            self._cache.clear()
 
     def __enter__(self) -> Memory:
         return self
@@ -93,7 +91,12 @@ class Memory(ReadOperations):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise StoreClosed(f"the store at {self._backend.location} is closed")
+            raise StoreClosed(self._closed_message())
+
+    _check_usable = _check_open
+
+    def _closed_message(self) -> str:
+        return f"the store at {self._backend.location} is closed"
 
     # -- transactions ------------------------------------------------------------------
 

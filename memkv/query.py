@@ -51,10 +51,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
         Raises:
             InvalidArgument: a bad category, session id, prefix, limit or cursor.
         """
-        if category is not None:
-            check_name(category, "category")
-        if session_id is not None:
-            check_name(session_id, "session_id")
+        check_filters(category, session_id)
         check_limit(limit)
         base = layout.index_prefix(category, session_id)
         index = base or _EMPTY
@@ -76,6 +73,14 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
             covering=session_id is None,
             empty=stop is not None and start >= stop,
         )
+
+
+def check_filters(category: object, session_id: object) -> None:
+    """Raises InvalidArgument unless each filter is None or a valid name."""
+    if category is not None:
+        check_name(category, "category")
+    if session_id is not None:
+        check_name(session_id, "session_id")
 
 
 def check_limit(limit: object) -> None:

@@ -33,7 +33,7 @@ from memkv.entry import (
 )
 from memkv.errors import Conflict, CorruptRecord, TransactionClosed
 from memkv.keys import check_name, encode_key, prefix_end
-from memkv.query import Query
+from memkv.query import Query, check_filters
 
 R = TypeVar("R")
 # Aliases: inside the classes below, `list` names the method.
@@ -55,11 +55,15 @@ class ReadOperations(ABC):
     them on its own snapshot, `memkv.Memory` each in a snapshot of its own, and
     `memkv.aio.AsyncMemory` derives its coroutines from `Memory`'s.
 
-    Each operation checks its arguments, then hands a function of a `Reader` to
-    `_read`.
+    Each operation checks that the view is usable (`_check_usable`), then its
+    arguments, then hands a function of a `Reader` to `_read`.
     """
 
     __slots__ = ()
+
+    def _check_usable(self) -> None:  # noqa: B027 - a hook: only Memory has something to check
+        """Raise what would make any read fail (`Memory`: a closed store), so that it
+        comes before complaints about the arguments."""
 
     @abstractmethod
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
@@ -75,6 +79,7 @@ class ReadOperations(ABC):
             InvalidKey, InvalidArgument (a ``type`` msgspec cannot decode),
             TypeMismatch (the content does not fit ``type``), CorruptRecord.
         """
+        self._check_usable()
         raw_key = encode_key(key)
         if type is not None:
             entry_decoder(type)
@@ -102,6 +107,7 @@ class ReadOperations(ABC):
             InvalidArgument: a bad category, session id, prefix, limit, cursor or type.
             TypeMismatch, CorruptRecord.
         """
+        self._check_usable()
         query = Query.of(category, session_id, prefix, limit, after, reverse)
         if type is not None:
             entry_decoder(type)
@@ -126,6 +132,7 @@ class ReadOperations(ABC):
         Raises:
             InvalidArgument: a bad category, session id, prefix, limit or cursor.
         """
+        self._check_usable()
         query = Query.of(category, session_id, prefix, limit, after, reverse)
         return self._read(lambda reader: reader._keys(query))
 
@@ -135,10 +142,8 @@ class ReadOperations(ABC):
         Raises:
             InvalidArgument: a bad category or session id.
         """
-        if category is not None:
-            check_name(category, "category")
-        if session_id is not None:
-            check_name(session_id, "session_id")
+        self._check_usable()
+        check_filters(category, session_id)
         return self._read(lambda reader: reader._count(category, session_id))
 
     def categories(self) -> dict[str, int]:
@@ -404,9 +409,13 @@ class Transaction(Reader):
 
 
 def check_names(category: object, session_id: object) -> None:
+    """The names of a write: a category (required) and a session id (or None).
+
+    Raises:
+        InvalidArgument: naming the bad one.
+    """
     check_name(category, "category")
-    if session_id is not None:
-        check_name(session_id, "session_id")
+    check_filters(None, session_id)
 
 
 def _key_text(raw_key: bytes) -> str:

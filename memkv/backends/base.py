@@ -151,7 +151,8 @@ class Backend(ABC):
     def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
         """A callable ``key -> value or None`` that reads one key of ``table`` in a
         transaction of its own, by the shortest path the backend has (`Memory.get`
-        calls it on every cache miss). Valid until the backend is closed."""
+        reads through it on every cache miss: `memkv.cache`). Valid until the backend
+        is closed."""
         return lambda key: self.read(lambda txn: txn.get(table, key))
 
     @abstractmethod

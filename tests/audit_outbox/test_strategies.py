@@ -8,12 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 
 import memkv
-from audit_outbox import EventBuffer
-from audit_outbox import strategies as sst
+from audit_outbox import EventBuffer, strategies
 
 
 @settings(max_examples=60)
-@given(sst.audit_entries())
+@given(strategies.audit_entries())
 def test_audit_entries_round_trip(entry: Any) -> None:
     with memkv.open(memkv.IN_MEMORY) as memory:
         buffer = EventBuffer(memory)

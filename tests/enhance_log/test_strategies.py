@@ -8,12 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 
 import memkv
-from enhance_log import MemoryEnhanceLogStore
-from enhance_log import strategies as sst
+from enhance_log import MemoryEnhanceLogStore, strategies
 
 
 @settings(max_examples=60)
-@given(sst.enhance_log_entries())
+@given(strategies.enhance_log_entries())
 def test_enhance_log_entries_round_trip(entry: Any) -> None:
     with memkv.open(memkv.IN_MEMORY) as memory:
         log = MemoryEnhanceLogStore(memory)

@@ -8,12 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 
 import memkv
-from job_journal import JobJournal
-from job_journal import strategies as sst
+from job_journal import JobJournal, strategies
 
 
 @settings(max_examples=60)
-@given(sst.wal_events())
+@given(strategies.wal_events())
 def test_wal_events_round_trip(event: Any) -> None:
     with memkv.open(memkv.IN_MEMORY) as memory:
         journal = JobJournal(memory)

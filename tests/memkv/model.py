@@ -1,7 +1,7 @@
-"""What a store must hold, written as plainly as possible: the oracle of the stateful
-tests. A dict from key to (content, category, session); every query is a brute-force
-filter and sort. It shares no code with memkv: keys order by their UTF-8 bytes, as
-the contract says."""
+"""What a store must hold, written as plainly as possible: the model the stateful
+tests hold every backend against. A dict from key to (content, category, session);
+every query is a brute-force filter and sort. It shares no code with memkv: keys
+order by their UTF-8 bytes, as the contract says."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import random
 import tempfile
 import threading
@@ -128,6 +129,22 @@ def test_async_memory_behaves_as_memory(backend: str, operations: list[tuple[Any
         finally:
             run(amem.close())
             reference.close()
+
+
+def test_every_operation_of_memory_is_a_coroutine_with_the_same_parameters() -> None:
+    plumbing = {"submit", "withdraw"}  # what memkv.aio itself is built on
+    operations = [
+        (name, method)
+        for name, method in inspect.getmembers(memkv.Memory, inspect.isfunction)
+        if not name.startswith("_") and name not in plumbing
+    ]
+    assert len(operations) >= 14
+    for name, method in operations:
+        twin = getattr(AsyncMemory, name)
+        assert inspect.iscoroutinefunction(twin), name
+        assert list(inspect.signature(twin).parameters.values()) == list(
+            inspect.signature(method).parameters.values()
+        ), name
 
 
 def test_open_options_and_context_manager(tmp_path: Path) -> None:

@@ -87,6 +87,11 @@ def test_use_after_close_names_the_store(memory: memkv.Memory) -> None:
     memory.close()
     raises_naming(memkv.StoreClosed, location, lambda: memory.get("k"))
     raises_naming(memkv.StoreClosed, location, lambda: memory.store("k", 2))
+    # a closed store says so before it judges the arguments
+    raises_naming(memkv.StoreClosed, location, lambda: memory.get(""))
+    raises_naming(memkv.StoreClosed, location, lambda: memory.list(limit=0))
+    raises_naming(memkv.StoreClosed, location, lambda: memory.keys(after=""))
+    raises_naming(memkv.StoreClosed, location, lambda: memory.count(category=""))
 
 
 @pytest.mark.parametrize(

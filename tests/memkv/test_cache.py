@@ -3,68 +3,124 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 import memkv
-from memkv.cache import ABSENT, MISS, ReadCache, cached_value
+from memkv.cache import ABSENT, ReadCache, cached_value
 from memkv.entry import MemoryEntry, encode_entry
 
 
-def unread_cache(maxsize: int) -> ReadCache:
-    """A cache on its own: it is only filled by hand, never reads a store."""
+class Store:
+    """What a cache reads: records by key, the last commit, and a count of the reads
+    that reached it (a read served by the cache does not)."""
 
-    def no_store(raw_key: bytes) -> bytes | None:
-        raise AssertionError("this cache reads no store")
+    def __init__(self, commit: int = 5) -> None:
+        self.records: dict[bytes, bytes] = {}
+        self.commit = commit
+        self.reads = 0
 
-    return ReadCache(maxsize, no_store, commit_id=lambda: 0)
+    def read(self, raw_key: bytes) -> bytes | None:
+        self.reads += 1
+        return self.records.get(raw_key)
+
+    def cache(self, maxsize: int = 8) -> ReadCache:
+        return ReadCache(maxsize, self.read, lambda: self.commit)
+
+    def put(self, content: object, key: str = "k") -> MemoryEntry[object]:
+        stored = entry(content, key)
+        self.records[key.encode()] = encode_entry(stored)
+        return stored
 
 
-def entry(content: object) -> MemoryEntry[object]:
-    return MemoryEntry(id="i", key="k", content=content, category="c", timestamp=datetime.now(UTC))
+def entry(content: object, key: str = "k") -> MemoryEntry[object]:
+    return MemoryEntry(id="i", key=key, content=content, category="c", timestamp=datetime.now(UTC))
 
 
 def test_admission_on_the_second_miss() -> None:
-    cache = unread_cache(8)
-    e = entry("v")
-    cache.fill("k", e, encode_entry(e), snapshot_id=5)  # first fill sets the stamp
-    assert cache.lookup("k", 5) is e
-    cache.fill("other", e, b"r", snapshot_id=5)
-    assert cache.lookup("other", 5) is MISS  # first miss: only remembered
-    cache.fill("other", e, b"r", snapshot_id=5)
-    assert cache.lookup("other", 5) is e
+    store = Store()
+    store.put("v")
+    store.put("w", "other")
+    cache = store.cache()
+    cache.get("k")  # the first read of a commit sets the stamp, and is kept
+    assert (store.reads, "k" in cache) == (1, True)
+    for expected_reads in (2, 3, 3, 3):  # missed, missed and admitted, then served
+        got = cache.get("other")
+        assert got is not None
+        assert got.content == "w"
+        assert store.reads == expected_reads
+    assert "other" in cache
 
 
 def test_a_newer_commit_invalidates_every_lookup() -> None:
-    cache = unread_cache(8)
-    e = entry("v")
-    cache.fill("k", e, b"r", snapshot_id=5)
-    assert cache.lookup("k", 5) is e
-    assert cache.lookup("k", 6) is MISS  # any write anywhere: not served
+    store = Store()
+    store.put("v1")
+    cache = store.cache()
+    cache.get("k")
+    cache.get("k")
+    assert store.reads == 1  # served
+    store.put("v2")
+    store.commit += 1  # a write anywhere: nothing cached is served
+    got = cache.get("k")
+    assert got is not None
+    assert got.content == "v2"
+    assert store.reads == 2
 
 
 def test_an_older_snapshot_is_never_kept() -> None:
-    cache = unread_cache(8)
+    store = Store(commit=7)
+    cache = store.cache()
     cache.fill("k", entry("new"), b"r", snapshot_id=7)
-    cache.fill("old", entry("old"), b"r", snapshot_id=6)
-    cache.fill("old", entry("old"), b"r", snapshot_id=6)
-    assert cache.lookup("old", 7) is MISS
+    cache.fill("old", entry("old", "old"), b"r", snapshot_id=6)
+    cache.fill("old", entry("old", "old"), b"r", snapshot_id=6)
+    assert "old" not in cache
     assert cache.stamp == 7
 
 
 def test_own_commit_updates_cached_keys_when_nothing_else_changed() -> None:
-    cache = unread_cache(8)
+    store = Store(commit=6)
+    cache = store.cache()
     cache.fill("k", entry("v1"), b"r", snapshot_id=5)
     cache.apply_commit(6, {"k": ABSENT, "unseen": ABSENT})
     assert cache.stamp == 6
-    assert cache.lookup("k", 6) is ABSENT
-    assert cache.lookup("unseen", 6) is MISS  # writes do not admit keys
+    assert cache.get("k") is None  # known absent, served without a read
+    assert store.reads == 0
+    assert cache.get("unseen") is None  # writes do not admit keys: read
+    assert store.reads == 1
 
 
 def test_a_gap_in_commits_empties_the_cache() -> None:
-    cache = unread_cache(8)
+    cache = Store().cache()
     cache.fill("k", entry("v1"), b"r", snapshot_id=5)
     cache.apply_commit(8, {"k": ABSENT})  # commits 6 and 7 were someone else's
     assert cache.stamp == 8
     assert len(cache) == 0
+
+
+def test_mutable_content_is_served_as_a_fresh_copy() -> None:
+    store = Store()
+    store.put({"a": [1]})
+    cache = store.cache()
+    first = [cache.get("k") for _ in range(2)]
+    assert store.reads == 1  # the second came from the cache
+    assert first[1] is not None
+    first[1].content["a"].append(2)  # a caller mutates what it was given
+    again = cache.get("k")
+    assert again is not None
+    assert again.content == {"a": [1]}
+
+
+def test_a_closed_cache_refuses_even_a_get_bound_before(tmp_path: Path) -> None:
+    memory = memkv.open(tmp_path / "store")
+    memory.store("k", 1)
+    get = memory.get
+    assert get("k") is not None
+    memory.close()
+    with pytest.raises(memkv.StoreClosed, match="closed"):
+        get("k")
+    with pytest.raises(memkv.StoreClosed, match="closed"):
+        memory.get("k")
 
 
 def test_mutable_content_is_cached_as_bytes() -> None:

@@ -358,6 +358,8 @@ def test_first_opens_racing_from_many_threads_make_one_store(tmp_path: Path) -> 
     [
         ({"map_size": 1 << 20}, "applies to LMDB"),
         ({"schema": "Bad-Name"}, "not a plain PostgreSQL name"),
+        ({"schema": "memkv\n"}, "not a plain PostgreSQL name"),
+        ({"statement_timeout": float("inf")}, "statement_timeout"),
         ({"pool_size": 0}, "pool_size"),
         ({"connect_timeout": 0}, "connect_timeout"),
         ({"max_retries": -1}, "max_retries"),

@@ -8,12 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 
 import memkv
-from run_log import MemoryRunLog
-from run_log import strategies as sst
+from run_log import MemoryRunLog, strategies
 
 
 @settings(max_examples=60)
-@given(sst.workflow_runs())
+@given(strategies.workflow_runs())
 def test_workflow_runs_round_trip(run: Any) -> None:
     with memkv.open(memkv.IN_MEMORY) as memory:
         runs = MemoryRunLog(memory)

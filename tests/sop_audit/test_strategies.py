@@ -8,12 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 
 import memkv
-from sop_audit import SopAuditLogger
-from sop_audit import strategies as sst
+from sop_audit import SopAuditLogger, strategies
 
 
 @settings(max_examples=60)
-@given(sst.sop_runs(), sst.sop_step_results())
+@given(strategies.sop_runs(), strategies.sop_step_results())
 def test_sop_records_round_trip(run: Any, step: Any) -> None:
     with memkv.open(memkv.IN_MEMORY) as memory:
         audit = SopAuditLogger(memory)
