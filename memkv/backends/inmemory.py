@@ -3,11 +3,12 @@ the process. Like every backend, it is checked against the model of the stateful
 tests (``tests/memkv/model.py``), which shares no code with it.
 
 Each table is a dict plus a sorted list of its keys. A write transaction collects its
-changes in an overlay that its own reads see (`memkv.backends.overlay`); commit
-applies the overlay under the state lock, which readers hold for their whole snapshot,
-so they see all of a transaction or none of it (and a commit waits for open
-snapshots). Inserting a new key costs a ``bisect.insort`` (a memmove of the key list):
-fine for tests and for stores of a few hundred thousand keys.
+changes in a dict per table, which its own reads consult first; a savepoint is a copy
+of those dicts. Commit applies the changes under the state lock, which readers hold
+for their whole snapshot, so they see all of a transaction or none of it (and a
+commit waits for open snapshots). Inserting a new key costs a ``bisect.insort`` (a
+memmove of the key list): fine for tests and for stores of a few hundred thousand
+keys.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
-from memkv.backends.overlay import OverlayWriteTxn
 from memkv.errors import NestedTransaction, ReadOnlyStore, StoreClosed
 
 LOCATION: Final = ":memory:"
@@ -82,16 +82,71 @@ class _ReadTxn:
         return [(key, b"") for key, _ in found] if keys_only else found
 
 
-class _WriteTxn(OverlayWriteTxn):
-    __slots__ = ("_txn_id",)
+Changes = dict[bytes, bytes | None]  # key -> new value, or None: deleted
+
+
+class _WriteTxn:
+    """The changes of one write transaction over the committed tables, which no one
+    else changes while it runs (the write lock)."""
+
+    __slots__ = ("_base", "_txn_id", "changes")
 
     def __init__(self, tables: tuple[_TableData, ...], txn_id: int) -> None:
-        super().__init__(_ReadTxn(tables, txn_id - 1))
+        self._base = _ReadTxn(tables, txn_id - 1)
         self._txn_id = txn_id
+        self.changes: list[Changes] = [{} for _ in Table]
+
+    @property
+    def snapshot_id(self) -> int:
+        return self._txn_id - 1
 
     @property
     def txn_id(self) -> int:
         return self._txn_id
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        changes = self.changes[table]
+        return changes[key] if key in changes else self._base.get(table, key)
+
+    def scan(
+        self,
+        table: Table,
+        start: bytes,
+        stop: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        keys_only: bool = False,
+    ) -> list[tuple[bytes, bytes]]:
+        changed = {
+            key: value
+            for key, value in self.changes[table].items()
+            if start <= key and (stop is None or key < stop)
+        }
+        # Each changed key hides or replaces at most one committed item: `limit` more
+        # than were changed is enough committed items to fill the page.
+        enough = None if limit is None else limit + len(changed)
+        items: Changes = dict(self._base.scan(table, start, stop, reverse=reverse, limit=enough))
+        items.update(changed)
+        present = {key: value for key, value in items.items() if value is not None}
+        keys = sorted(present, reverse=reverse)[:limit]
+        return [(key, b"" if keys_only else present[key]) for key in keys]
+
+    def put(self, table: Table, key: bytes, value: bytes) -> None:
+        self.changes[table][key] = bytes(value)
+
+    def delete(self, table: Table, key: bytes) -> bool:
+        present = self.get(table, key) is not None
+        if present:
+            self.changes[table][key] = None
+        return present
+
+    def savepoint(self) -> list[Changes]:
+        """The changes so far, to go back to with `roll_back_to`."""
+        return [dict(changes) for changes in self.changes]
+
+    def roll_back_to(self, savepoint: list[Changes]) -> None:
+        self.changes = [dict(changes) for changes in savepoint]
 
 
 class InMemoryBackend(Backend):
@@ -142,25 +197,38 @@ class InMemoryBackend(Backend):
         with self._write_lock:
             self._writer_thread = threading.get_ident()
             try:
-                txn = _WriteTxn(self._live_tables(), self._last_commit + 1)
-                outcomes: list[Outcome] = []
-                for fn in fns:
-                    savepoint = txn.savepoint()
-                    try:
-                        outcomes.append((True, fn(txn)))
-                    except Exception as exc:
-                        txn.roll_back_to(savepoint)
-                        outcomes.append((False, exc))
+                txn, outcomes = self._run_group(fns)
                 with self._state_lock:
                     tables = self._live_tables()
-                    changes = txn.changes()
-                    if any(changes):
-                        for data, table_changes in zip(tables, changes, strict=True):
+                    if any(txn.changes):
+                        for data, table_changes in zip(tables, txn.changes, strict=True):
                             data.apply(table_changes)
                         self._last_commit += 1
                 return outcomes, txn.txn_id
             finally:
                 self._writer_thread = None
+
+    def _run_group(self, fns: list[Callable[[WriteTxn], Any]]) -> tuple[_WriteTxn, list[Outcome]]:
+        """The functions all in one transaction, as LMDB runs them: together first (the
+        usual case); if one raises, all again, each in a savepoint of its own, so that
+        one that raises rolls back alone."""
+        tables, txn_id = self._live_tables(), self._last_commit + 1
+        txn = _WriteTxn(tables, txn_id)
+        try:
+            return txn, [(True, fn(txn)) for fn in fns]
+        except Exception as exc:
+            if len(fns) == 1:
+                return _WriteTxn(tables, txn_id), [(False, exc)]
+        txn = _WriteTxn(tables, txn_id)
+        outcomes: list[Outcome] = []
+        for fn in fns:
+            savepoint = txn.savepoint()
+            try:
+                outcomes.append((True, fn(txn)))
+            except Exception as exc:
+                txn.roll_back_to(savepoint)
+                outcomes.append((False, exc))
+        return txn, outcomes
 
     def flush(self, txn_id: int) -> None:
         """Nothing to flush: the store lives and dies with the process."""

@@ -7,9 +7,9 @@ How the backend interface maps onto PostgreSQL (the schema and the statements ar
   ``BEGIN`` and ``COMMIT`` itself.
 * A write transaction takes the store's writer lock (an advisory lock) as it begins,
   reads from the server, and keeps what it writes in an overlay
-  (`memkv.backends.overlay`), so a savepoint costs nothing on the server; at commit
-  the overlay goes in one statement that also bumps the commit counter, pipelined
-  with ``COMMIT``: one round trip.
+  (`memkv.backends.postgres.overlay`), so a savepoint costs nothing on the server; at
+  commit the overlay goes in one statement that also bumps the commit counter,
+  pipelined with ``COMMIT``: one round trip.
 * A read function runs first on a connection without a transaction: if it sends one
   statement (a point read, a page of a list, a count), that statement is its
   snapshot. If it sends a second, it is run again inside a ``REPEATABLE READ READ
@@ -40,7 +40,6 @@ import psycopg_pool
 from psycopg import conninfo as libpq_conninfo
 
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
-from memkv.backends.overlay import OverlayWriteTxn
 from memkv.backends.postgres import sql
 from memkv.backends.postgres.errors import (
     RETRYABLE,
@@ -52,6 +51,7 @@ from memkv.backends.postgres.errors import (
     password_of,
     retries_error,
 )
+from memkv.backends.postgres.overlay import OverlayWriteTxn
 from memkv.errors import (
     BackendError,
     NestedTransaction,

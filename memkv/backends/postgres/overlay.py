@@ -1,10 +1,10 @@
 """A write transaction that buffers its changes over a read snapshot.
 
 `OverlayWriteTxn` keeps what a transaction writes in an overlay (one dict per table)
-and answers its reads from the overlay first, then from the snapshot below it. The
-in-memory backend applies the overlay under its state lock; the PostgreSQL backend
-sends it to the server in one statement at commit. Savepoints are marks in an undo
-log, so rolling one function of a group back costs what that function wrote.
+and answers its reads from the overlay first, then from the snapshot below it; the
+PostgreSQL backend sends the overlay to the server in one statement at commit.
+Savepoints are marks in an undo log, so rolling one function of a group back costs
+what that function wrote.
 """
 
 from __future__ import annotations
