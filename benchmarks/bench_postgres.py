@@ -120,9 +120,9 @@ class PlainSql:
                 raise AssertionError("the benchmark writes new keys only")
             value = record(key, category)
             tables += [int(Table.ENTRIES), int(Table.INDEX)]
-            raw_keys += [raw, layout.category_prefix(category) + raw]
+            raw_keys += [raw, layout.category_prefix(layout.USER_SPACE, category) + raw]
             values += [value, value]
-        for count_key in layout.count_keys(category, None):
+        for count_key in layout.count_keys(layout.USER_SPACE, category, None):
             stored = self._get(conn, Table.INDEX, count_key)
             tables.append(int(Table.INDEX))
             raw_keys.append(count_key)
@@ -137,7 +137,7 @@ class PlainSql:
         return DECODER.decode(value)
 
     def list(self, category: str, limit: int) -> list[MemoryEntry[Any]]:
-        start = layout.category_prefix(category)
+        start = layout.category_prefix(layout.USER_SPACE, category)
         rows = self.conn.execute(
             self.scan_sql,
             (int(Table.INDEX), start, prefix_end(start), limit),

@@ -137,13 +137,14 @@ class AsyncMemory:
     its group commits); `close` closes it. Usable as an async context manager.
     """
 
-    __slots__ = ("_inbox", "_inboxes", "_memory", "_reads_inline")
+    __slots__ = ("_inbox", "_inboxes", "_internal", "_memory", "_reads_inline")
 
     def __init__(self, memory: Memory) -> None:
         self._memory = memory
         self._reads_inline = memory.backend.local_reads
         self._inbox: _LoopInbox | None = None  # of the loop last seen: the usual one
         self._inboxes: dict[asyncio.AbstractEventLoop, _LoopInbox] = {}
+        self._internal: AsyncMemory | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -151,6 +152,17 @@ class AsyncMemory:
     def memory(self) -> Memory:
         """The `Memory` underneath, for use from threads."""
         return self._memory
+
+    @property
+    def internal(self) -> AsyncMemory:
+        """The store's internal key space, as coroutines (see `Memory.internal`)."""
+        memory = self._memory
+        if memory.internal is memory:
+            return self
+        internal = self._internal
+        if internal is None:
+            internal = self._internal = AsyncMemory(memory.internal)
+        return internal
 
     @property
     def backend(self) -> Backend:
@@ -258,6 +270,10 @@ class AsyncMemory:
     async def verify(self) -> Problems:
         """See `Memory.verify`; it reads the whole store, so it runs in a thread."""
         return await asyncio.to_thread(self._memory.verify)
+
+    async def repair(self) -> Problems:
+        """See `Memory.repair`; it reads the whole store, so it runs in a thread."""
+        return await asyncio.to_thread(self._memory.repair)
 
 
 async def _until_done(future: asyncio.Future[Any]) -> None:

@@ -1,6 +1,17 @@
-"""Where `Memory` keeps its indexes and counts: the key conventions of `Table.INDEX`.
+"""Where `Memory` keeps its entries, indexes and counts: the key conventions of
+`Table.ENTRIES` and `Table.INDEX`, in two key spaces.
 
-* ``Table.ENTRIES``: the user key's UTF-8 bytes -> the encoded record.
+A store has two key spaces, each with its own entries, indexes and counts:
+`USER_SPACE`, the memories a user stores, and `INTERNAL_SPACE`, the records of the
+packages built on memkv (sequence logs, domain records and their indexes), which the
+user's `categories`, `count` and `list` never show. Every key of a space starts
+with its prefix: none for the user's, ``0xff`` for the internal one, a byte that no
+UTF-8 text holds, so no user key or index key can fall into the internal space, and
+the whole internal space sorts after the user's.
+
+Within a space (each key below behind the space's prefix):
+
+* ``Table.ENTRIES``: the key's UTF-8 bytes -> the encoded record.
 * ``Table.INDEX``, by category: ``pack(("c", category))`` + key -> the record (a
   covering index: listing a category reads nothing else).
 * ``Table.INDEX``, by session: ``pack(("s", session))`` + key -> empty, and
@@ -10,7 +21,7 @@
   session))`` -> an 8-byte big-endian count; a count that reaches zero is deleted, so
   the count keys also list the categories and sessions in use.
 
-The user key is the last part of every index key and is appended raw: the prefix
+The entry's key is the last part of every index key and is appended raw: the prefix
 before it is self-delimiting, so the index sorts like the entries and a key prefix
 is a byte prefix.
 """
@@ -27,64 +38,92 @@ _SESSION: Final = "s"
 _CATEGORY_SESSION: Final = "cs"
 _COUNT: Final = "n"
 
-COUNT_ALL: Final = pack((_COUNT,)).encode()
-COUNT_CATEGORIES: Final = pack((_COUNT, _CATEGORY)).encode()
-COUNT_SESSIONS: Final = pack((_COUNT, _SESSION)).encode()
+Space = bytes  # a key space: the prefix of each of its keys
+
+USER_SPACE: Final[Space] = b""
+INTERNAL_SPACE: Final[Space] = b"\xff"
+SPACES: Final = (USER_SPACE, INTERNAL_SPACE)
+
+
+def space_of(storage_key: bytes) -> Space:
+    """The space an entries-table or index key belongs to."""
+    return INTERNAL_SPACE if storage_key[:1] == INTERNAL_SPACE else USER_SPACE
+
+
+def space_end(space: Space) -> bytes | None:
+    """The first key past ``space`` (``None``: the end of the table)."""
+    return INTERNAL_SPACE if space == USER_SPACE else None
 
 
 # Prefixes are computed once per name: a store builds several of them.
 _NAMES_CACHED: Final = 4096
 
 
-@functools.lru_cache(maxsize=_NAMES_CACHED)
-def category_prefix(category: str) -> bytes:
-    return pack((_CATEGORY, category)).encode()
+def _key(space: Space, *parts: str) -> bytes:
+    return space + pack(parts).encode()
 
 
 @functools.lru_cache(maxsize=_NAMES_CACHED)
-def session_prefix(session_id: str) -> bytes:
-    return pack((_SESSION, session_id)).encode()
+def category_prefix(space: Space, category: str) -> bytes:
+    return _key(space, _CATEGORY, category)
 
 
 @functools.lru_cache(maxsize=_NAMES_CACHED)
-def category_session_prefix(category: str, session_id: str) -> bytes:
-    return pack((_CATEGORY_SESSION, category, session_id)).encode()
+def session_prefix(space: Space, session_id: str) -> bytes:
+    return _key(space, _SESSION, session_id)
 
 
-def index_prefix(category: str | None, session_id: str | None) -> bytes | None:
+@functools.lru_cache(maxsize=_NAMES_CACHED)
+def category_session_prefix(space: Space, category: str, session_id: str) -> bytes:
+    return _key(space, _CATEGORY_SESSION, category, session_id)
+
+
+def index_prefix(space: Space, category: str | None, session_id: str | None) -> bytes | None:
     """The index serving a filter (``None``: no filter, read the entries table)."""
     if category is None:
-        return None if session_id is None else session_prefix(session_id)
+        return None if session_id is None else session_prefix(space, session_id)
     if session_id is None:
-        return category_prefix(category)
-    return category_session_prefix(category, session_id)
+        return category_prefix(space, category)
+    return category_session_prefix(space, category, session_id)
 
 
 @functools.lru_cache(maxsize=_NAMES_CACHED)
-def count_key(category: str | None, session_id: str | None) -> bytes:
+def count_key(space: Space, category: str | None, session_id: str | None) -> bytes:
     if category is None:
-        return COUNT_ALL if session_id is None else pack((_COUNT, _SESSION, session_id)).encode()
+        if session_id is None:
+            return _key(space, _COUNT)
+        return _key(space, _COUNT, _SESSION, session_id)
     if session_id is None:
-        return pack((_COUNT, _CATEGORY, category)).encode()
-    return pack((_COUNT, _CATEGORY_SESSION, category, session_id)).encode()
+        return _key(space, _COUNT, _CATEGORY, category)
+    return _key(space, _COUNT, _CATEGORY_SESSION, category, session_id)
 
 
 @functools.lru_cache(maxsize=_NAMES_CACHED)
-def count_keys(category: str, session_id: str | None) -> tuple[bytes, ...]:
+def count_keys(space: Space, category: str, session_id: str | None) -> tuple[bytes, ...]:
     """Every count an entry of this category and session adds to."""
     if session_id is None:
-        return (COUNT_ALL, count_key(category, None))
+        return (count_key(space, None, None), count_key(space, category, None))
     return (
-        COUNT_ALL,
-        count_key(category, None),
-        count_key(None, session_id),
-        count_key(category, session_id),
+        count_key(space, None, None),
+        count_key(space, category, None),
+        count_key(space, None, session_id),
+        count_key(space, category, session_id),
     )
 
 
-def counted_name(count_key_bytes: bytes) -> str:
+def categories_counted(space: Space) -> bytes:
+    """The prefix of the per-category counts of ``space``."""
+    return _key(space, _COUNT, _CATEGORY)
+
+
+def sessions_counted(space: Space) -> bytes:
+    """The prefix of the per-session counts of ``space``."""
+    return _key(space, _COUNT, _SESSION)
+
+
+def counted_name(space: Space, count_key_bytes: bytes) -> str:
     """The category or session id named by a per-category or per-session count key."""
-    name = unpack(count_key_bytes.decode())[-1]
+    name = unpack(count_key_bytes[len(space) :].decode())[-1]
     assert isinstance(name, str)
     return name
 

@@ -11,19 +11,20 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from memkv import layout
 from memkv.backends.base import Backend, Outcome, Table
 from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
 from memkv.entry import CORE, MemoryEntry
 from memkv.errors import StoreClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
 from memkv.runs import GroupRun, PreparedStore, run_alone
-from memkv.verify import verify_snapshot
+from memkv.verify import repair_store, verify_snapshot
 from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
 
 R = TypeVar("R")
 Problems = list[str]  # `list` names a method inside Memory
 
-__all__ = ["Entries", "KeyList", "Memory", "Problems", "Reader", "Transaction"]
+__all__ = ["Entries", "InternalSpace", "KeyList", "Memory", "Problems", "Reader", "Transaction"]
 
 
 class Memory(ReadOperations):
@@ -35,7 +36,13 @@ class Memory(ReadOperations):
     operations as one. Writes
     from many threads at once are group-committed (`memkv.group_commit`): each
     returns once its own write is durable, having shared the flush with the others.
+
+    A store has two key spaces: the user's memories, which these operations read
+    and write, and an internal one, `internal`, where the packages built on memkv
+    keep their records out of the user's categories, counts and lists.
     """
+
+    _space = layout.USER_SPACE
 
     def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
         self._backend = backend
@@ -54,6 +61,7 @@ class Memory(ReadOperations):
         self._closed = False
         self._close_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit_group, backend.flush)
+        self._internal: InternalSpace | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -65,6 +73,17 @@ class Memory(ReadOperations):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def internal(self) -> Memory:
+        """The same store's internal key space, with the same operations: for the
+        packages built on memkv (sequence logs, domain records and their indexes),
+        whose records must not show among the user's memories. Its transactions
+        are this store's (``tx.internal`` is the same view inside a transaction)."""
+        internal = self._internal
+        if internal is None:
+            internal = self._internal = InternalSpace(self)
+        return internal
+
     def close(self) -> None:
         """Close the store; later calls raise `StoreClosed`. Repeated calls do nothing."""
         with self._close_lock:
@@ -73,6 +92,8 @@ class Memory(ReadOperations):
             self._closed = True
         self._committer.close()  # lets the writes already queued commit
         self._reads.close(self._closed_message())  # `get` raises StoreClosed from now on
+        if self._internal is not None:
+            self._internal._reads.close(self._closed_message())
         self._backend.close()
 
     def __enter__(self) -> Memory:
@@ -87,7 +108,7 @@ class Memory(ReadOperations):
 
     def health_check(self) -> bool:
         """``True`` if the store can be read and holds a format this memkv reads."""
-        return not self._closed and self._backend.health_check()
+        return not self.closed and self._backend.health_check()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -207,13 +228,77 @@ class Memory(ReadOperations):
         return self._reads.get(key, type)
 
     def verify(self) -> Problems:
-        """Check that the indexes and counts agree with the entries, in one snapshot;
-        return the problems found, a sentence each (empty: consistent). Reads the
-        whole store."""
+        """Check that every record can be read and that the indexes and counts agree
+        with the entries (in both key spaces), in one snapshot; return the problems
+        found, a sentence each (empty: consistent). Reads the whole store."""
         self._check_open()
         return self._backend.read(verify_snapshot, several_reads=True)
+
+    def repair(self) -> Problems:
+        """Make the store consistent, in one transaction: remove the records that
+        cannot be read, and rebuild the indexes and counts from the entries. Returns
+        what it did, a sentence each (empty: nothing to do). Reads the whole store;
+        a maintenance operation (``memkv verify --repair``).
+
+        Raises:
+            StoreClosed, ReadOnlyStore, StorageFull, BackendError.
+        """
+        self._check_open()
+        self._backend.check_writable()
+        # Like a write of another process, the read cache sees it by its commit id.
+        return self._backend.write(repair_store)
 
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
         """``fn`` on a `Reader` of a snapshot of its own."""
         self._check_open()
-        return self._backend.read(lambda txn: fn(Reader(txn)), several_reads=several_reads)
+        space = self._space
+        return self._backend.read(lambda txn: fn(Reader(txn, space)), several_reads=several_reads)
+
+
+class InternalSpace(Memory):
+    """`Memory`'s operations on the internal key space of a store (`Memory.internal`).
+
+    It shares its store's backend, group commits and lifecycle: its transactions
+    are the store's, run on ``tx.internal``; closing it closes the store. Its reads
+    are not cached (the read cache holds the user's keys).
+    """
+
+    _space = layout.INTERNAL_SPACE
+
+    def __init__(self, owner: Memory) -> None:
+        self._owner = owner
+        self._backend = owner.backend
+        self._cache = None
+        read_record = owner.backend.point_reader(Table.ENTRIES)
+        self._reads = Uncached(lambda raw_key: read_record(layout.INTERNAL_SPACE + raw_key))
+        self.get = self._reads.get  # type: ignore[method-assign]
+        self._committer = owner._committer
+        self._internal = self
+
+    @property
+    def closed(self) -> bool:
+        return self._owner.closed
+
+    def close(self) -> None:
+        """Close the store (see `Memory.close`)."""
+        self._owner.close()
+
+    def __repr__(self) -> str:
+        return f"<memkv.Memory internal space of {self._owner!r}>"
+
+    def _check_open(self) -> None:
+        self._owner._check_open()
+
+    _check_usable = _check_open
+
+    def transact(self, fn: Callable[[Transaction], R]) -> R:
+        """See `Memory.transact`; ``fn`` receives the internal view."""
+        return self._owner.transact(_in_internal_space(fn))
+
+    def submit(self, fn: Callable[[Transaction], Any], on_done: WriterCallback) -> Pending:
+        """See `Memory.submit`; ``fn`` receives the internal view."""
+        return self._owner.submit(_in_internal_space(fn), on_done)
+
+
+def _in_internal_space(fn: Callable[[Transaction], R]) -> Callable[[Transaction], R]:
+    return lambda tx: fn(tx.internal)

@@ -24,10 +24,11 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
     """A checked `list` / `keys` request: scan ``table`` from ``start`` (inclusive)
     to ``stop`` (exclusive; ``None``: to the end), at most ``limit`` items, in
     descending order if ``reverse``. Each scanned key is ``index`` (a prefix naming
-    the index) followed by the user key. Make one with `Query.of`."""
+    the index and the key space) followed by the entry's key. Make one with
+    `Query.of`."""
 
     table: Table
-    index: bytes  # b"" for the entries table
+    index: bytes  # for the entries table: the space's prefix
     start: bytes
     stop: bytes | None
     limit: int | None
@@ -44,6 +45,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
         limit: int | None = None,
         after: str | None = None,
         reverse: bool = False,
+        space: layout.Space = layout.USER_SPACE,
     ) -> Query:
         """Check a request and work out its range (see `memkv.Memory.list` for what
         each argument means).
@@ -53,10 +55,10 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
         """
         check_filters(category, session_id)
         check_limit(limit)
-        base = layout.index_prefix(category, session_id)
-        index = base or _EMPTY
+        base = layout.index_prefix(space, category, session_id)
+        index = base or space
         start = index + _encode_prefix(prefix)
-        stop = prefix_end(start)
+        stop = prefix_end(start) if start else layout.space_end(space)
         if after is not None:
             cursor = index + _encode_cursor(after)
             if reverse:

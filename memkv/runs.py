@@ -77,9 +77,9 @@ def run_alone(fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, W
 def _run(fn: Callable[[Transaction], R], tx: Transaction) -> tuple[R, Written]:
     try:
         result = fn(tx)
-        written = tx.finish()
+        written = tx._finish()
     finally:
-        tx.abandon()
+        tx._abandon()
     return result, written
 
 

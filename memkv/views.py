@@ -2,8 +2,10 @@
 `Reader` (them, on one snapshot) and `Transaction` (`Memory`'s operations inside one
 write transaction, the view a transaction function receives).
 
-A `Transaction` keeps the entry records, the category and session indexes and their
-counts (see `memkv.layout`) in step, and tells the read cache what it wrote.
+Each view reads and writes one key space (`memkv.layout`): the user's, or, through
+its ``internal`` view, the records of the packages built on memkv. A `Transaction`
+keeps the entry records, the category and session indexes and their counts in step,
+and tells the read cache what it wrote in the user's space.
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ class ReadOperations(ABC):
     `memkv.aio.AsyncMemory` derives its coroutines from `Memory`'s.
 
     Each operation checks that the view is usable (`_check_usable`), then its
-    arguments, then hands a function of a `Reader` to `_read`.
+    arguments, then hands a function of a `Reader` to `_read`. A view reads one key
+    space, `_space`; its ``internal`` view reads the internal one.
     """
 
     __slots__ = ()
+    _space: layout.Space
 
     def _check_usable(self) -> None:  # noqa: B027 - a hook: only Memory has something to check
         """Raise what would make any read fail (`Memory`: a closed store), so that it
@@ -108,7 +112,7 @@ class ReadOperations(ABC):
             TypeMismatch, CorruptRecord.
         """
         self._check_usable()
-        query = Query.of(category, session_id, prefix, limit, after, reverse)
+        query = Query.of(category, session_id, prefix, limit, after, reverse, self._space)
         if type is not None:
             entry_decoder(type)
         # with a session but no category: a scan of the session index, then the
@@ -133,7 +137,7 @@ class ReadOperations(ABC):
             InvalidArgument: a bad category, session id, prefix, limit or cursor.
         """
         self._check_usable()
-        query = Query.of(category, session_id, prefix, limit, after, reverse)
+        query = Query.of(category, session_id, prefix, limit, after, reverse, self._space)
         return self._read(lambda reader: reader._keys(query))
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
@@ -148,20 +152,30 @@ class ReadOperations(ABC):
 
     def categories(self) -> dict[str, int]:
         """The categories in use, with their entry counts, in name order."""
-        return self._read(lambda reader: reader._counted(layout.COUNT_CATEGORIES))
+        return self._read(lambda reader: reader._counted(layout.categories_counted))
 
     def sessions(self) -> dict[str, int]:
         """The session ids in use, with their entry counts, in id order."""
-        return self._read(lambda reader: reader._counted(layout.COUNT_SESSIONS))
+        return self._read(lambda reader: reader._counted(layout.sessions_counted))
 
 
 class Reader(ReadOperations):
-    """The read operations on one snapshot (or inside a write transaction)."""
+    """The read operations on one snapshot (or inside a write transaction), in one
+    key space (default: the user's)."""
 
-    __slots__ = ("_txn",)
+    __slots__ = ("_space", "_txn")
 
-    def __init__(self, txn: ReadTxn) -> None:
+    def __init__(self, txn: ReadTxn, space: layout.Space = layout.USER_SPACE) -> None:
         self._txn = txn
+        self._space = space
+
+    @property
+    def internal(self) -> Reader:
+        """The same snapshot's internal key space: the records of the packages built
+        on memkv, which the user's view never shows."""
+        if self._space == layout.INTERNAL_SPACE:
+            return self
+        return Reader(self._txn, layout.INTERNAL_SPACE)
 
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
         return fn(self)
@@ -170,12 +184,8 @@ class Reader(ReadOperations):
         return self._txn
 
     def _get(self, key: str, raw_key: bytes, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
-        data = self._snapshot().get(_ENTRIES, raw_key)
+        data = self._snapshot().get(_ENTRIES, self._space + raw_key)
         return None if data is None else decode_entry(key, data, type)
-
-    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
-        data = self._snapshot().get(_ENTRIES, raw_key)
-        return None if data is None else decode_header(key, data)
 
     def _scan(self, query: Query, *, keys_only: bool) -> Items:
         if query.empty:
@@ -199,7 +209,7 @@ class Reader(ReadOperations):
         for index_key, _ in items:
             raw_key = index_key[skip:]
             key = _key_text(raw_key)
-            data = txn.get(_ENTRIES, raw_key)
+            data = txn.get(_ENTRIES, self._space + raw_key)
             if data is None:
                 raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
             entries.append(decode_entry(key, data, type))
@@ -212,12 +222,14 @@ class Reader(ReadOperations):
         ]
 
     def _count(self, category: str | None, session_id: str | None) -> int:
-        count_key = layout.count_key(category, session_id)
+        count_key = layout.count_key(self._space, category, session_id)
         return layout.decode_count(self._snapshot().get(_INDEX, count_key))
 
-    def _counted(self, prefix: bytes) -> dict[str, int]:
+    def _counted(self, counts_prefix: Callable[[layout.Space], bytes]) -> dict[str, int]:
+        space = self._space
+        prefix = counts_prefix(space)
         items = self._snapshot().scan(_INDEX, prefix, prefix_end(prefix))
-        return {layout.counted_name(key): layout.decode_count(value) for key, value in items}
+        return {layout.counted_name(space, key): layout.decode_count(value) for key, value in items}
 
 
 class Transaction(Reader):
@@ -225,9 +237,10 @@ class Transaction(Reader):
     atomically when the function returns (and none of them if it raises).
 
     Valid only inside the function; using it afterwards raises `TransactionClosed`.
+    Its ``internal`` view writes the internal key space in the same transaction.
     """
 
-    __slots__ = ("_clock", "_counts", "_group_counts", "_write_txn", "_written")
+    __slots__ = ("_clock", "_counts", "_group_counts", "_internal", "_write_txn", "_written")
 
     def __init__(
         self,
@@ -235,17 +248,42 @@ class Transaction(Reader):
         *,
         reading: Reading | None = None,
         group_counts: CountChanges | None = None,
+        space: layout.Space = layout.USER_SPACE,
+        counts: CountChanges | None = None,
     ) -> None:
         """``reading``: the clock reading to stamp entries with (default: one taken at
         the first write); ``group_counts``: the count changes of the transactions
-        before this one in its group, not yet written (see `memkv.runs.GroupRun`), which this
-        one's join when it finishes."""
-        super().__init__(txn)
+        before this one in its group, not yet written (see `memkv.runs.GroupRun`),
+        which this one's join when it finishes; ``space`` and ``counts``: for the
+        internal view, its key space and the count changes it shares with the view
+        it belongs to."""
+        super().__init__(txn, space)
         self._write_txn: WriteTxn | None = txn
-        self._counts: CountChanges = {}  # written (or joined to the group's) at the end
+        # written (or joined to the group's) at the end
+        self._counts: CountChanges = {} if counts is None else counts
         self._group_counts = group_counts
         self._written: dict[str, CachedValue] = {}  # for the read cache, after commit
         self._clock = reading  # one time for all its writes
+        self._internal: Transaction | None = None
+
+    @property
+    def internal(self) -> Transaction:
+        """This transaction's view of the internal key space (the records of the
+        packages built on memkv): its writes commit with this transaction's."""
+        if self._space == layout.INTERNAL_SPACE:
+            return self
+        internal = self._internal
+        if internal is None:
+            if self._clock is None:  # one time for the writes of both views
+                self._clock = clock()
+            internal = self._internal = Transaction(
+                self._live(),
+                reading=self._clock,
+                group_counts=self._group_counts,
+                space=layout.INTERNAL_SPACE,
+                counts=self._counts,
+            )
+        return internal
 
     def _snapshot(self) -> ReadTxn:
         return self._live()
@@ -261,11 +299,10 @@ class Transaction(Reader):
     ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace). A replaced entry keeps its
         ``id``; its category and session may change. Storing the same content twice
-        leaves one entry.
+        leaves one entry. A corrupt record at ``key`` is replaced (see `forget`).
 
         Raises:
-            InvalidKey, InvalidArgument (category, session id), InvalidContent,
-            CorruptRecord (the entry being replaced cannot be read).
+            InvalidKey, InvalidArgument (category, session id), InvalidContent.
         """
         raw_key = encode_key(key)
         check_names(category, session_id)
@@ -279,7 +316,8 @@ class Transaction(Reader):
         """Store ``content`` at ``key`` only if the key is absent.
 
         Raises:
-            Conflict: the key is present; the stored entry is left untouched.
+            Conflict: the key is present (even as a corrupt record); the stored entry
+                is left untouched.
             InvalidKey, InvalidArgument, InvalidContent.
         """
         raw_key = encode_key(key)
@@ -289,8 +327,20 @@ class Transaction(Reader):
         return self._write(raw_key, entry, encode_entry(entry), None)
 
     def _check_absent(self, key: str, raw_key: bytes) -> None:
-        if self._live().get(_ENTRIES, raw_key) is not None:
+        if self._live().get(_ENTRIES, self._space + raw_key) is not None:
             raise Conflict(f"key {key!r} is already stored", key=key)
+
+    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
+        """The header of the entry at ``key``, or ``None`` if absent; a corrupt
+        record there is removed with its index entries first (see `forget`)."""
+        data = self._live().get(_ENTRIES, self._space + raw_key)
+        if data is None:
+            return None
+        try:
+            return decode_header(key, data)
+        except CorruptRecord:
+            self._remove_corrupt(raw_key)
+            return None
 
     def _entry(
         self,
@@ -333,24 +383,25 @@ class Transaction(Reader):
     ) -> MemoryEntry[Any]:
         """Write ``entry`` (encoded as ``record``) over ``previous`` (``None``: a new
         key), keeping the indexes and counts in step."""
+        space = self._space
         category, session_id = entry.category, entry.session_id
         txn = self._live()
-        txn.put(_ENTRIES, raw_key, record)
+        txn.put(_ENTRIES, space + raw_key, record)
         if previous is None:
             moved = True
         else:
             if previous.category != category:
-                txn.delete(_INDEX, layout.category_prefix(previous.category) + raw_key)
+                txn.delete(_INDEX, layout.category_prefix(space, previous.category) + raw_key)
             moved = previous.category != category or previous.session_id != session_id
             if moved:
                 if previous.session_id is not None:
                     self._unindex_session(raw_key, previous.category, previous.session_id)
                 self._change_count(previous.category, previous.session_id, -1)
-        txn.put(_INDEX, layout.category_prefix(category) + raw_key, record)
+        txn.put(_INDEX, layout.category_prefix(space, category) + raw_key, record)
         if moved:
             if session_id is not None:
-                txn.put(_INDEX, layout.session_prefix(session_id) + raw_key, _EMPTY)
-                both = layout.category_session_prefix(category, session_id)
+                txn.put(_INDEX, layout.session_prefix(space, session_id) + raw_key, _EMPTY)
+                both = layout.category_session_prefix(space, category, session_id)
                 txn.put(_INDEX, both + raw_key, _EMPTY)
             self._change_count(category, session_id, +1)
         self._written[entry.key] = cached_value(entry, record)
@@ -359,53 +410,103 @@ class Transaction(Reader):
     def forget(self, key: str) -> bool:
         """Remove the entry at ``key``; ``True`` if it was there, ``False`` if absent.
 
+        A corrupt record at ``key`` is removed too, with the index entries that name
+        it (found through the categories and sessions in use), so that a damaged
+        entry can always be taken out.
+
         Raises:
-            InvalidKey, CorruptRecord (the entry cannot be read to unindex it).
+            InvalidKey.
         """
         raw_key = encode_key(key)
-        previous = self._previous(key, raw_key)
-        if previous is None:
-            return False
         txn = self._live()
-        txn.delete(_ENTRIES, raw_key)
-        txn.delete(_INDEX, layout.category_prefix(previous.category) + raw_key)
-        if previous.session_id is not None:
-            self._unindex_session(raw_key, previous.category, previous.session_id)
-        self._change_count(previous.category, previous.session_id, -1)
+        data = txn.get(_ENTRIES, self._space + raw_key)
+        if data is None:
+            return False
+        try:
+            previous = decode_header(key, data)
+        except CorruptRecord:
+            self._remove_corrupt(raw_key)
+        else:
+            txn.delete(_ENTRIES, self._space + raw_key)
+            txn.delete(_INDEX, layout.category_prefix(self._space, previous.category) + raw_key)
+            if previous.session_id is not None:
+                self._unindex_session(raw_key, previous.category, previous.session_id)
+            self._change_count(previous.category, previous.session_id, -1)
         self._written[key] = ABSENT
         return True
+
+    def _remove_corrupt(self, raw_key: bytes) -> None:
+        """Remove the unreadable record at ``raw_key`` and every index entry naming it.
+        Its category and session are unknown, so each category and session in use is
+        tried (a point read each); the counts of the first pair found lose it."""
+        space = self._space
+        txn = self._live()
+        txn.delete(_ENTRIES, space + raw_key)
+        categories = [
+            category
+            for category in self._counted(layout.categories_counted)
+            if txn.delete(_INDEX, layout.category_prefix(space, category) + raw_key)
+        ]
+        sessions = [
+            session_id
+            for session_id in self._counted(layout.sessions_counted)
+            if txn.delete(_INDEX, layout.session_prefix(space, session_id) + raw_key)
+        ]
+        for category in categories:
+            for session_id in sessions:
+                both = layout.category_session_prefix(space, category, session_id)
+                txn.delete(_INDEX, both + raw_key)
+        if categories:
+            self._change_count(categories[0], sessions[0] if sessions else None, -1)
+        else:  # the category is unknown: only the store-wide count can be corrected
+            self._counts_without_category(-1)
+
+    def _counts_without_category(self, delta: int) -> None:
+        count_key = layout.count_key(self._space, None, None)
+        txn = self._live()
+        total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
+        if total > 0:
+            txn.put(_INDEX, count_key, layout.encode_count(total))
+        else:
+            txn.delete(_INDEX, count_key)
 
     def _count(self, category: str | None, session_id: str | None) -> int:
         """The stored count, and what this transaction (and those before it in its
         group) have changed and not yet written."""
-        changed = pending(self._counts, category, session_id)
+        space = self._space
+        changed = pending(self._counts, space, category, session_id)
         if self._group_counts:
-            changed += pending(self._group_counts, category, session_id)
+            changed += pending(self._group_counts, space, category, session_id)
         return super()._count(category, session_id) + changed
 
     def _unindex_session(self, raw_key: bytes, category: str, session_id: str) -> None:
+        space = self._space
         txn = self._live()
-        txn.delete(_INDEX, layout.session_prefix(session_id) + raw_key)
-        txn.delete(_INDEX, layout.category_session_prefix(category, session_id) + raw_key)
+        txn.delete(_INDEX, layout.session_prefix(space, session_id) + raw_key)
+        txn.delete(_INDEX, layout.category_session_prefix(space, category, session_id) + raw_key)
 
     def _change_count(self, category: str, session_id: str | None, delta: int) -> None:
         counts = self._counts
-        group = (category, session_id)
+        group = (self._space, category, session_id)
         counts[group] = counts.get(group, 0) + delta
 
-    def finish(self) -> dict[str, CachedValue]:
-        """Write the pending counts (or join them to the group's) and end the view;
-        return what the read cache should learn once the transaction commits."""
+    def _finish(self) -> dict[str, CachedValue]:
+        """Write the pending counts (or join them to the group's) and end the view
+        (and its internal view); return what the read cache should learn once the
+        transaction commits."""
         txn = self._live()
         if self._group_counts is None:
             write_counts(txn, self._counts)
         else:
             add_counts(self._group_counts, self._counts)
-        self._write_txn = None
+        self._abandon()
         return self._written
 
-    def abandon(self) -> None:
+    def _abandon(self) -> None:
+        """End the view (and its internal view) without writing anything more."""
         self._write_txn = None
+        if self._internal is not None:
+            self._internal._write_txn = None
 
 
 def check_names(category: object, session_id: object) -> None:

@@ -104,18 +104,76 @@ def test_corrupt_record_is_reported_never_taken_for_absent(
 ) -> None:
     memory.store("good", 1)
     put_raw(memory, b"bad", garbage)
-    before = memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None))
     exc = raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.get("bad"))
     assert isinstance(exc, memkv.CorruptRecord)
     assert exc.key == "bad"
     assert exc.__cause__ is not None
     raises_naming(memkv.CorruptRecord, "'bad'", memory.list)
-    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.store("bad", "repair"))
-    raises_naming(memkv.CorruptRecord, "'bad'", lambda: memory.forget("bad"))
-    assert memory.backend.read(lambda txn: txn.scan(Table.ENTRIES, b"", None)) == before
+    raises_naming(memkv.Conflict, "'bad'", lambda: memory.insert("bad", "new"))
+    assert any("'bad'" in problem for problem in memory.verify())
     entry = memory.get("good")
     assert entry is not None
     assert entry.content == 1
+
+
+def _damage(memory: memkv.Memory, key: str) -> None:
+    """Overwrite the stored record of ``key`` (its indexes untouched) with garbage."""
+    put_raw(memory, key.encode(), b"\xc1 damaged")
+
+
+def _indexed_store(memory: memkv.Memory) -> None:
+    memory.store("keep", 1, "notes", "s-1")
+    memory.store("bad", 2, "notes", "s-1")
+    memory.store("other", 3, "facts")
+
+
+def _consistent_without_bad(memory: memkv.Memory) -> None:
+    assert memory.get("bad") is None
+    assert memory.verify() == []
+    assert memory.keys() == ["keep", "other"]
+    assert memory.count() == 2
+    assert memory.categories() == {"facts": 1, "notes": 1}
+    assert memory.sessions() == {"s-1": 1}
+    assert memory.keys("notes", "s-1") == ["keep"]
+
+
+def test_forget_removes_a_corrupt_record_and_its_index_entries(memory: memkv.Memory) -> None:
+    _indexed_store(memory)
+    _damage(memory, "bad")
+    raises_naming(memkv.CorruptRecord, "'bad'", memory.list)
+    assert memory.forget("bad") is True
+    _consistent_without_bad(memory)
+    assert memory.forget("bad") is False
+
+
+def test_store_over_a_corrupt_record_replaces_it(memory: memkv.Memory) -> None:
+    _indexed_store(memory)
+    _damage(memory, "bad")
+    entry = memory.store("bad", "again", "facts")
+    assert memory.get("bad") == entry
+    assert memory.verify() == []
+    assert memory.categories() == {"facts": 2, "notes": 1}
+    assert memory.sessions() == {"s-1": 1}
+
+
+def test_repair_removes_corrupt_records_and_rebuilds_the_index(memory: memkv.Memory) -> None:
+    _indexed_store(memory)
+    _damage(memory, "bad")
+    put_raw(memory, b"\x03stray\x00", b"", Table.INDEX)  # an index key of no entry
+    assert len(memory.verify()) >= 2
+    done = memory.repair()
+    assert any("removed the record" in line and "'bad'" in line for line in done)
+    assert any("belonged to no entry" in line for line in done)
+    assert any("restored" in line for line in done)  # the counts that still held 'bad'
+    _consistent_without_bad(memory)
+    assert memory.repair() == []
+
+
+def test_repair_of_a_readonly_store_is_refused(tmp_path: Path) -> None:
+    with memkv.open(tmp_path / "s") as memory:
+        _indexed_store(memory)
+    with memkv.open(tmp_path / "s", readonly=True) as memory:
+        raises_naming(memkv.ReadOnlyStore, "", memory.repair)
 
 
 def test_record_stored_under_another_key_is_corrupt(memory: memkv.Memory) -> None:

@@ -475,7 +475,7 @@ def test_verify_reports_damage(memory: memkv.Memory) -> None:
 def memory_index_key(key: str) -> bytes:
     from memkv import layout
 
-    return layout.category_prefix("core") + key.encode()
+    return layout.category_prefix(layout.USER_SPACE, "core") + key.encode()
 
 
 def test_memory_works_on_a_custom_backend(tmp_path: Path) -> None:

@@ -246,7 +246,7 @@ def _deadlock_a_write(store: memkv.Memory, schema: str) -> tuple[Any, threading.
     other.execute("BEGIN")
     other.execute(
         f"SELECT 1 FROM {schema}.kv WHERE tbl = 1 AND k = %s FOR UPDATE",
-        (layout.COUNT_ALL,),
+        (layout.count_key(layout.USER_SPACE, None, None),),
     )
 
     def run_write() -> None:
