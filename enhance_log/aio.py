@@ -18,7 +18,7 @@ class AsyncEnhanceLogStore:
     ``sync`` is a `MemoryEnhanceLogStore` on the same store."""
 
     def __init__(self, memory: AsyncMemory) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
         self.sync = MemoryEnhanceLogStore(memory.memory)
 
     @property

@@ -27,6 +27,8 @@ _ROOT: Final = "enhance_log"
 _BY_BLUEPRINT: Final = "by_blueprint"
 _ISSUE: Final = "issue"
 _TIMELINE: Final = "timeline"
+# (category, key prefix) of every record
+HOLDINGS: Final = tuple((category, pack((_ROOT,))) for category in (ENTRIES, ISSUES, TIMELINE))
 
 
 def issue_key(issue_id: str) -> str:

@@ -6,7 +6,9 @@ from typing import Protocol
 
 import memkv
 from enhance_log import operations
+from enhance_log.keys import HOLDINGS
 from enhance_log.types import EnhanceLogEntry, EnhanceLogPage
+from memkv.legacy import adopt
 
 DEFAULT_PAGE: int = 100
 
@@ -45,7 +47,8 @@ class MemoryEnhanceLogStore:
     """
 
     def __init__(self, memory: memkv.Memory) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
+        adopt(memory, *HOLDINGS)  # records an older memkv kept among them
 
     @property
     def name(self) -> str:

@@ -27,7 +27,7 @@ class AsyncJobJournal:
     def __init__(
         self, memory: AsyncMemory, name: str = DEFAULT_NAME, *, max_events: int | None = None
     ) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
         self.sync = JobJournal(memory.memory, name, max_events=max_events)
         self.log = self.sync.log
         self.name = name

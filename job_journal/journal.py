@@ -11,8 +11,9 @@ import msgspec
 
 import memkv
 from job_journal import operations
-from job_journal.keys import log_name
+from job_journal.keys import HOLDINGS, log_name
 from job_journal.types import BadLine, ImportReport, JobState, JournalRecord, WalEvent
+from memkv.legacy import adopt
 
 DEFAULT_NAME = "jobs"
 IMPORT_BATCH = 1_000  # events appended per transaction by import_jsonl
@@ -37,7 +38,8 @@ class JobJournal:
             raise memkv.InvalidArgument(
                 f"max_events must be an integer >= 1 or None, not {max_events!r}"
             )
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
+        adopt(memory, *HOLDINGS)  # records an older memkv kept among them
         self.name = name
         self.log: operations.Log = memkv.SequenceLog(memory, log_name(name), JournalRecord)
         self.max_events = max_events

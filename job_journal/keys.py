@@ -15,6 +15,7 @@ from memkv.keys import pack
 
 LAST_CATEGORY: Final = "journal.last"
 _ROOT: Final = "journal"
+HOLDINGS: Final = ((LAST_CATEGORY, pack((_ROOT,))),)  # besides the sequence log's
 
 
 def log_name(journal: str) -> str:

@@ -1,9 +1,10 @@
 """`SequenceLog`: an append-only log of records numbered 0, 1, 2, ... on a `Memory`.
 
-Each record is a memory entry at ``pack(("seqlog", name, seq))`` in category
+Each record is an entry of the store's internal key space (`memkv.Memory.internal`:
+never among the user's memories) at ``pack(("seqlog", name, seq))`` in category
 ``"seqlog." + name`` (so the length is that category's count); the first number not
 yet handed out, as far as trims know, is kept at ``pack(("seqlog.floor", name))``.
-Promises:
+The ``*_in`` and ``*_of`` functions take a view of either space. Promises:
 
 * ``append`` assigns the next number inside the write transaction, so numbers are
   strictly increasing and gap-free across threads, processes and restarts; a
@@ -27,6 +28,7 @@ import msgspec
 from memkv.entry import MemoryEntry
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
+from memkv.legacy import adopt
 from memkv.memory import Memory, Reader, Transaction
 from memkv.query import check_limit
 
@@ -65,13 +67,14 @@ class SequenceLog(Generic[RecordT]):
             raise InvalidArgument(
                 f"sequence log name {name!r} is too long (category {_CATEGORY_PREFIX + name!r})"
             )
-        self.memory = memory
+        self.memory = memory.internal  # a log is not among the user's memories
         self.name = name
         self.record_type = record_type
         self.category = _CATEGORY_PREFIX + name
         self._prefix = pack((_ROOT, name))
         self._digits_at = len(self._prefix) + 2  # past the number's tag and length
         self._floor_key = pack((_FLOOR_ROOT, name))
+        adopt(memory, (self.category, self._prefix), (_FLOOR_ROOT, self._floor_key))
 
     # -- keys ------------------------------------------------------------------------
 
@@ -110,6 +113,7 @@ class SequenceLog(Generic[RecordT]):
     ) -> int:
         """Append, inside ``tx``, the record ``make(seq)`` builds for its own number
         (for records that carry it)."""
+        tx = tx.internal
         seq = self.next_seq_of(tx)
         tx.store(self.key(seq), make(seq), self.category, group)
         return seq
@@ -123,7 +127,9 @@ class SequenceLog(Generic[RecordT]):
     ) -> int:
         """Inside ``tx``: remove up to ``limit`` records numbered ``seq`` or below,
         oldest first (for small trims, such as a retention bound kept on append).
-        ``on_remove(tx, record)`` is called for each record removed."""
+        ``on_remove(tx, record)`` is called for each record removed (``tx`` in the
+        internal key space)."""
+        tx = tx.internal
         doomed = [r for r in self.read_of(tx, limit=limit) if r.seq <= seq]
         for record in doomed:
             tx.forget(self.key(record.seq))
@@ -264,11 +270,11 @@ class SequenceLog(Generic[RecordT]):
         return self._listed(view, prefix=self._prefix, limit=n, reverse=True)[::-1]
 
     def first_seq_of(self, view: Reader) -> int | None:
-        first = view.keys(prefix=self._prefix, limit=1)
+        first = view.internal.keys(prefix=self._prefix, limit=1)
         return self._seq_of(first[0]) if first else None
 
     def last_seq_of(self, view: Reader) -> int | None:
-        last = view.keys(prefix=self._prefix, limit=1, reverse=True)
+        last = view.internal.keys(prefix=self._prefix, limit=1, reverse=True)
         return self._seq_of(last[0]) if last else None
 
     def next_seq_of(self, view: Reader) -> int:
@@ -277,11 +283,11 @@ class SequenceLog(Generic[RecordT]):
         return floor if last is None else max(last + 1, floor)
 
     def length_of(self, view: Reader) -> int:
-        return view.count(self.category)
+        return view.internal.count(self.category)
 
     def _floor_of(self, view: Reader) -> int:
         """The first number not yet handed out as far as trims know (0 if never trimmed)."""
-        found = view.get(self._floor_key)
+        found = view.internal.get(self._floor_key)
         if found is None:
             return 0
         if not isinstance(found.content, int):
@@ -304,7 +310,7 @@ class SequenceLog(Generic[RecordT]):
         """`Reader.list` decoded as records: a record of another type in the log is
         corruption, not the caller's mistake."""
         try:
-            return view.list(*filters, type=self.record_type, **options)
+            return view.internal.list(*filters, type=self.record_type, **options)
         except TypeMismatch as exc:
             raise CorruptRecord(
                 f"sequence log {self.name!r} holds a record at {exc.key!r} that is not a "

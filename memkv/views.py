@@ -435,6 +435,21 @@ class Transaction(Reader):
         self._written[key] = ABSENT
         return True
 
+    def _move_to_internal(self, category: str, prefix: str, limit: int) -> int:
+        """Move up to ``limit`` entries of ``category`` whose keys start with
+        ``prefix`` from this view's space to the internal one, each as it was (id,
+        timestamp, session); where the internal space already holds the key, its
+        entry is the newer and stays. Returns how many were taken (see
+        `memkv.legacy`)."""
+        internal = self.internal
+        entries = self.list(category, prefix=prefix, limit=limit)
+        for entry in entries:
+            raw_key = encode_key(entry.key)
+            self.forget(entry.key)
+            if internal._live().get(_ENTRIES, layout.INTERNAL_SPACE + raw_key) is None:
+                internal._write(raw_key, entry, encode_entry(entry), None)
+        return len(entries)
+
     def _remove_corrupt(self, raw_key: bytes) -> None:
         """Remove the unreadable record at ``raw_key`` and every index entry naming it.
         Its category and session are unknown, so each category and session in use is

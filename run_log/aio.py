@@ -21,7 +21,7 @@ class AsyncRunLog:
     same store."""
 
     def __init__(self, memory: AsyncMemory, *, max_runs_per_workflow: int | None = None) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
         self.sync = MemoryRunLog(memory.memory, max_runs_per_workflow=max_runs_per_workflow)
 
     async def save_run(self, run: WorkflowRun) -> None:

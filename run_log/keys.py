@@ -21,6 +21,7 @@ from memkv.keys import pack
 CATEGORY: Final = "run_log"
 _ROOT: Final = "run_log"
 PAUSED_PREFIX: Final = pack((_ROOT, "paused"))
+HOLDINGS: Final = ((CATEGORY, pack((_ROOT,))),)  # (category, key prefix) of every record
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import memkv
+from memkv.legacy import adopt
 from run_log import operations
+from run_log.keys import HOLDINGS
 from run_log.tracing import span
 from run_log.types import WorkflowRun
 
@@ -66,7 +68,8 @@ class MemoryRunLog:
                 "max_runs_per_workflow must be an integer >= 1 or None, "
                 f"not {max_runs_per_workflow!r}"
             )
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
+        adopt(memory, *HOLDINGS)  # records an older memkv kept among them
         self.max_runs_per_workflow = max_runs_per_workflow
 
     def save_run(self, run: WorkflowRun) -> None:

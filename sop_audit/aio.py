@@ -27,7 +27,7 @@ class AsyncSopAuditLogger:
     idempotent writes). ``sync`` is a `SopAuditLogger` on the same store."""
 
     def __init__(self, memory: AsyncMemory) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
         self.sync = SopAuditLogger(memory.memory)
 
     # -- writes ----------------------------------------------------------------------

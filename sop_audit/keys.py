@@ -21,6 +21,7 @@ CATEGORY: Final = "sop"
 
 _ROOT: Final = "sop"
 RUNS_PREFIX: Final = pack((_ROOT, "run"))
+HOLDINGS: Final = ((CATEGORY, pack((_ROOT,))),)  # (category, key prefix) of every record
 
 
 def run_key(run_id: str) -> str:

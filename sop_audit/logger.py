@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import memkv
+from memkv.legacy import adopt
 from sop_audit import operations, reporting
+from sop_audit.keys import HOLDINGS
 from sop_audit.types import (
     SopAuditEvent,
     SopAuditEventKind,
@@ -27,7 +29,8 @@ class SopAuditLogger:
     """
 
     def __init__(self, memory: memkv.Memory) -> None:
-        self.memory = memory
+        self.memory = memory.internal  # its records are not among the user's memories
+        adopt(memory, *HOLDINGS)  # records an older memkv kept among them
 
     # -- revka's operations ------------------------------------------------------------
 

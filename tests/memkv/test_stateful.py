@@ -74,6 +74,7 @@ class AgreesWithModel(RuleBasedStateMachine):
         self.directory = Path(tempfile.mkdtemp(prefix="memkv-stateful-"))
         self.store_under_test = self.open_store()
         self.model = MemoryModel()
+        self.internal_model = MemoryModel()  # the internal key space: another store
         self.ids: dict[str, str] = {}  # key -> id in the store, to check stability
 
     def open_store(self) -> memkv.Memory:
@@ -121,6 +122,16 @@ class AgreesWithModel(RuleBasedStateMachine):
     def forget(self, key: str) -> None:
         assert self.store_under_test.forget(key) == self.model.forget(key)
         self.ids.pop(key, None)
+
+    @rule(key=KEYS, content=CONTENTS, category=CATEGORIES, session=SESSIONS)
+    def store_internal(self, key: str, content: Any, category: str, session: str | None) -> None:
+        entry = self.store_under_test.internal.store(key, content, category, session)
+        assert row(entry) == self.internal_model.store(key, content, category, session)
+
+    @rule(key=KEYS)
+    def forget_internal(self, key: str) -> None:
+        forgotten = self.store_under_test.internal.forget(key)
+        assert forgotten == self.internal_model.forget(key)
 
     @rule(
         category=st.none() | CATEGORIES,
@@ -172,33 +183,39 @@ class AgreesWithModel(RuleBasedStateMachine):
         assert self.store_under_test.count(category, session) == self.model.count(category, session)
 
     @rule(
-        ops=st.lists(st.tuples(st.booleans(), KEYS, CONTENTS, CATEGORIES, SESSIONS), max_size=4),
+        ops=st.lists(
+            st.tuples(st.booleans(), st.booleans(), KEYS, CONTENTS, CATEGORIES, SESSIONS),
+            max_size=4,
+        ),
         fail=st.booleans(),
     )
-    def transact(self, ops: list[tuple[bool, str, Any, str, str | None]], fail: bool) -> None:
-        """Several writes, then a count, in one transaction: all or nothing."""
+    def transact(self, ops: list[tuple[bool, bool, str, Any, str, str | None]], fail: bool) -> None:
+        """Several writes in both key spaces, then a count of each, in one
+        transaction: all or nothing."""
 
-        def fn(tx: memkv.Transaction) -> int:
-            for is_store, key, content, category, session in ops:
+        def fn(tx: memkv.Transaction) -> tuple[int, int]:
+            for is_store, internal, key, content, category, session in ops:
+                view = tx.internal if internal else tx
                 if is_store:
-                    tx.store(key, content, category, session)
+                    view.store(key, content, category, session)
                 else:
-                    tx.forget(key)
+                    view.forget(key)
             if fail:
                 raise RuntimeError("half-way")
-            return tx.count()
+            return tx.count(), tx.internal.count()
 
         if fail:
             with pytest.raises(RuntimeError, match="half-way"):
                 self.store_under_test.transact(fn)
             return
         counted = self.store_under_test.transact(fn)
-        for is_store, key, content, category, session in ops:
+        for is_store, internal, key, content, category, session in ops:
+            model = self.internal_model if internal else self.model
             if is_store:
-                self.model.store(key, content, category, session)
+                model.store(key, content, category, session)
             else:
-                self.model.forget(key)
-        assert counted == self.model.count()
+                model.forget(key)
+        assert counted == (self.model.count(), self.internal_model.count())
         self.ids = {entry.key: entry.id for entry in self.store_under_test.list()}
 
     @precondition(lambda self: self.persistent)
@@ -220,6 +237,10 @@ class AgreesWithModel(RuleBasedStateMachine):
         assert self.store_under_test.categories() == self.model.categories()
         assert self.store_under_test.sessions() == self.model.sessions()
         assert self.store_under_test.count() == self.model.count()
+        internal = self.store_under_test.internal
+        assert [row(entry) for entry in internal.list()] == self.internal_model.list()
+        assert internal.categories() == self.internal_model.categories()
+        assert internal.count() == self.internal_model.count()
         assert self.store_under_test.verify() == []
 
 
