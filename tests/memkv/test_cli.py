@@ -98,12 +98,15 @@ def test_missing_store_is_an_error_not_a_new_store(
     assert not (tmp_path / "none").exists()
 
 
-def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "demo"
-    code, out, _ = run(capsys, "demo", "--path", str(path))
+def test_demo_runs_end_to_end_and_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "demo", "--path", str(tmp_path / "demo"))
     assert code == 0
     assert "insert refused" in out
     assert "indexes agree with entries" in out
+    path = tmp_path / "demo" / "store-1"
+    assert f"memkv stats {path}" in out
     with memkv.open(path, readonly=True) as mem:
         assert mem.count("core") == 3
         assert mem.count("conversation") == 3 + 64
@@ -113,6 +116,10 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert shared is not None
     assert 1 <= int(shared.group(1)) < 64
     assert "enhance_log" in out  # each domain package shows itself
+    code, out, _ = run(capsys, "demo", "--path", str(tmp_path / "demo"))
+    assert code == 0  # on a new store beside the first
+    assert f"memkv stats {tmp_path / 'demo' / 'store-2'}" in out
+    assert "indexes agree with entries" in out
 
 
 def test_console_script_and_module(store: Path) -> None:
