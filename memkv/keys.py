@@ -161,6 +161,17 @@ _QUOTES: Final = ("'", '"')
 _QUOTED_FIRST: Final = (_TUPLE_OPENING, *_QUOTES, "-")  # a bare key never starts so
 
 
+def packed_parts(key: str) -> tuple[KeyPart, ...] | None:
+    """The tuple ``key`` was packed from, or ``None`` if `pack` did not make it."""
+    if key[:1] not in (_TAG_STR, _TAG_INT, _TAG_NEGATIVE_INT):
+        return None
+    try:
+        parts = unpack(key)
+    except InvalidKey:
+        return None
+    return parts if pack(parts) == key else None  # unpack is strict; this proves it
+
+
 def render_key(key: str) -> str:
     """``key`` in the key notation, which `parse_key` reads back exactly.
 
@@ -174,14 +185,9 @@ def render_key(key: str) -> str:
     Every character `str.isprintable` rejects (control characters, bidi overrides,
     line separators) appears escaped, so the result is safe to print.
     """
-    if key[:1] in (_TAG_STR, _TAG_INT, _TAG_NEGATIVE_INT):
-        try:
-            parts = unpack(key)
-        except InvalidKey:
-            pass
-        else:
-            if pack(parts) == key:
-                return repr(parts)
+    parts = packed_parts(key)
+    if parts is not None:
+        return repr(parts)
     bare = key.isprintable() and key[:1] not in ("", *_QUOTED_FIRST) and key == key.strip(" ")
     return key if bare else repr(key)
 

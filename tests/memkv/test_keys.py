@@ -14,6 +14,7 @@ from memkv.keys import (
     encode_key,
     key_after,
     pack,
+    packed_parts,
     parse_key,
     prefix_end,
     render_key,
@@ -161,12 +162,15 @@ def test_parse_key_reads_back_exactly_what_render_key_shows(key: str) -> None:
 @example(("turn", "s-1", 0))
 @example(("a\x00\x1b", -(16**64) + 1))
 def test_packed_keys_are_shown_and_taken_as_their_tuples(parts: tuple[str | int, ...]) -> None:
+    assert packed_parts(pack(parts)) == parts
     assert render_key(pack(parts)) == repr(parts)
     assert parse_key(repr(parts)) == pack(parts)
 
 
 def test_the_notation_keeps_plain_keys_apart_from_packed_ones() -> None:
     assert render_key("user/name") == "user/name"
+    assert packed_parts("user/name") is None
+    assert packed_parts("\x03broken") is None
     assert render_key(pack(("turn", "s-1", 0))) == "('turn', 's-1', 0)"
     assert render_key("('turn', 's-1', 0)") == "\"('turn', 's-1', 0)\""
     assert parse_key("\"('turn', 's-1', 0)\"") == "('turn', 's-1', 0)"
