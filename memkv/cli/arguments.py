@@ -6,9 +6,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Collection
+from pathlib import Path
 
 import memkv
 from memkv.keys import check_name, encode_key, parse_key
+
+
+def location(text: str) -> str:
+    """Where a store is (``memkv.open``'s ``path``): any text but the empty one (which
+    would name the current directory)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def directory(text: str) -> Path:
+    """A directory's path (whether it exists is for the command to judge)."""
+    return Path(location(text))
 
 
 def key(text: str) -> str:

@@ -129,12 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     key_help = "the key, in the key notation (see memkv --help)"
 
     stats = commands.add_parser("stats", help="entries, categories, sessions, size on disk")
-    stats.add_argument("path", help=_PATH_HELP)
+    stats.add_argument("path", type=arguments.location, help=_PATH_HELP)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(command=_stats)
 
     get = commands.add_parser("get", help="print one entry, its content whole")
-    get.add_argument("path", help=_PATH_HELP)
+    get.add_argument("path", type=arguments.location, help=_PATH_HELP)
     get.add_argument("key", type=arguments.key, help=key_help)
     get.add_argument("--json", action="store_true", help="print JSON (null if absent)")
     get.set_defaults(command=_get)
@@ -142,18 +142,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_list(commands)
 
     forget = commands.add_parser("forget", help="remove one entry (exit 1 if absent)")
-    forget.add_argument("path", help=_PATH_HELP)
+    forget.add_argument("path", type=arguments.location, help=_PATH_HELP)
     forget.add_argument("key", type=arguments.key, help=key_help)
     forget.set_defaults(command=_forget)
 
     verify = commands.add_parser("verify", help="check that indexes agree with entries")
-    verify.add_argument("path", help=_PATH_HELP)
+    verify.add_argument("path", type=arguments.location, help=_PATH_HELP)
     verify.set_defaults(command=_verify)
 
     demo = commands.add_parser("demo", help="run the end-to-end demo on a new LMDB store")
     demo.add_argument(
         "--path",
-        type=Path,
+        type=arguments.directory,
         help="the directory to create the store in, as store-N (default: a new temp dir)",
     )
     demo.set_defaults(command=_demo)
@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     examples = commands.add_parser(
         "hypothesis", help="the keys of a hypothesis example database, with counts and sizes"
     )
-    examples.add_argument("path", help=_PATH_HELP)
+    examples.add_argument("path", type=arguments.location, help=_PATH_HELP)
     examples.add_argument(
         "--name",
         default="examples",
@@ -177,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
     listing = commands.add_parser("list", help="print entries in key order")
-    listing.add_argument("path", help=_PATH_HELP)
+    listing.add_argument("path", type=arguments.location, help=_PATH_HELP)
     listing.add_argument("--category", type=arguments.name("category"))
     listing.add_argument("--session", dest="session_id", type=arguments.name("session id"))
     prefixes = listing.add_mutually_exclusive_group()
@@ -242,7 +242,9 @@ def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--rounds", type=arguments.at_least(1), default=1, help="runs per point (the median shown)"
     )
     timing.add_argument(
-        "--dir", type=Path, help="an existing directory for the stores (default: the temp dir)"
+        "--dir",
+        type=arguments.directory,
+        help="an existing directory for the stores (default: the temp dir)",
     )
     timing.add_argument("--json", action="store_true", help="print JSON")
     timing.set_defaults(command=_bench)

@@ -415,6 +415,9 @@ def test_forget_creates_no_store(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (["bench", "--dir", "NONE"], 1),
         (["nosuchcommand"], 2),
         (["get", "STORE"], 2),
+        (["stats", ""], 2),  # not the current directory
+        (["demo", "--path", ""], 2),
+        (["bench", "--dir", ""], 2),
         (["list", "STORE", "--limit", "0"], 2),
         (["list", "STORE", "--limit", "-3"], 2),
         (["list", "STORE", "--limit", "many"], 2),
