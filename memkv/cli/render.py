@@ -11,7 +11,6 @@ key notation of `memkv.keys.render_key`, which escapes the same characters.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Final
 
@@ -22,7 +21,6 @@ from memkv.keys import packed_parts, render_key
 
 _json: Final = msgspec.json.Encoder()
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_LINE_BREAK: Final = re.compile(r"\n")
 ELLIPSIS: Final = "…"
 
 
@@ -58,7 +56,7 @@ def shortened(text: str, width: int) -> str:
 
 def indented(text: str, indent: int) -> str:
     """``text`` with each line after the first indented by ``indent`` spaces."""
-    return _LINE_BREAK.sub("\n" + " " * indent, text)
+    return text.replace("\n", "\n" + " " * indent)
 
 
 def entry_record(entry: memkv.MemoryEntry[Any]) -> dict[str, Any]:
