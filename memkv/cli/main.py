@@ -66,6 +66,7 @@ exit status:
   2  usage: a bad command, option or argument (checked before anything runs)
   3  store error: the store cannot be opened, read or written (a memkv error)
   4  verify found problems
+  130  interrupted (Ctrl-C)
 """
 _PATH_HELP: Final = "the store: an LMDB directory, :memory: or a postgresql:// URL"
 _CONTENT_WIDTH: Final = 60  # characters of content per line of `list` (without --full)

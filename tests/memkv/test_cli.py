@@ -261,6 +261,9 @@ def test_json_gives_the_exact_key_its_notation_and_its_parts(
     record = json.loads(out)
     assert (record["key"], record["key_text"], record["parts"]) == ("user/name", "user/name", None)
     assert record["content"] == "Ada"
+    assert record["session_id"] == "s1"
+    code, out, _ = run(capsys, "get", str(store), "user/age", "--json")
+    assert json.loads(out)["session_id"] is None  # there, if null: a steady schema
 
 
 def test_a_plain_key_that_looks_like_a_tuple_stays_apart(
