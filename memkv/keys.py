@@ -17,10 +17,14 @@ and ``"\\x01"`` is written ``"\\x01\\x02"``, so the terminator never occurs insi
 string (unlike FoundationDB's ``\\x00\\xff``, which would make ``("a",)`` a prefix of
 ``("a\\x00",)``). An integer is its hexadecimal digits behind a length character
 (complemented for negative numbers), so that a longer number sorts after a shorter.
+
+`render_key` and `parse_key` are the key notation for people (the ``memkv``
+command shows and takes keys in it): a packed key is its tuple, ``('sop', 7)``.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 from typing import Final
@@ -150,6 +154,84 @@ def describe(key: str) -> str:
         except InvalidKey:
             pass
     return key
+
+
+_TUPLE_OPENING: Final = "("
+_QUOTES: Final = ("'", '"')
+_QUOTED_FIRST: Final = (_TUPLE_OPENING, *_QUOTES, "-")  # a bare key never starts so
+
+
+def packed_parts(key: str) -> tuple[KeyPart, ...] | None:
+    """The tuple ``key`` was packed from, or ``None`` if `pack` did not make it."""
+    if key[:1] not in (_TAG_STR, _TAG_INT, _TAG_NEGATIVE_INT):
+        return None
+    try:
+        parts = unpack(key)
+    except InvalidKey:
+        return None
+    return parts if pack(parts) == key else None  # unpack is strict; this proves it
+
+
+def render_key(key: str) -> str:
+    """``key`` in the key notation, which `parse_key` reads back exactly.
+
+    * a packed key (`pack`'s output) is its tuple as a Python literal:
+      ``('sop', 'step', 'run-7', 2)``;
+    * a key of printable characters (`str.isprintable`) that does not start with
+      ``(``, a quote or ``-`` and neither starts nor ends with a space is itself:
+      ``user/name``;
+    * any other key is a Python string literal: ``"('a', 1)"``, ``'\\x1b[2J'``.
+
+    Every character `str.isprintable` rejects (control characters, bidi overrides,
+    line separators) appears escaped, so the result is safe to print.
+    """
+    parts = packed_parts(key)
+    if parts is not None:
+        return repr(parts)
+    bare = key.isprintable() and key[:1] not in ("", *_QUOTED_FIRST) and key == key.strip(" ")
+    return key if bare else repr(key)
+
+
+def parse_key(text: str) -> str:
+    """The key that ``text`` names in the key notation of `render_key`.
+
+    Text starting with ``(`` is a tuple literal of strings and integers, which is
+    packed; text starting with a quote is a Python string literal; any other text is
+    the key itself, character for character. The key is not validated (see
+    `encode_key`).
+
+    Raises:
+        InvalidKey: a literal is malformed, or a tuple is empty or holds anything
+            but strings and integers (of at most 256 bits).
+    """
+    if text[:1] == _TUPLE_OPENING:
+        parts = _literal(text)
+        if not isinstance(parts, tuple):
+            raise InvalidKey(
+                f"{text!r:.80} is not a tuple (a tuple of one part is written ('part',))"
+            )
+        if not parts:
+            raise InvalidKey("the empty tuple () is not a key")
+        return pack(parts)
+    if text[:1] in _QUOTES:
+        key = _literal(text)
+        if not isinstance(key, str):
+            raise InvalidKey(f"{text!r:.80} is not a string literal")
+        return key
+    return text
+
+
+def _literal(text: str) -> object:
+    """The value of a Python literal (no names, calls or operators), or `InvalidKey`."""
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError as exc:
+        reason = exc.msg
+    except (ValueError, TypeError):
+        reason = "only string and integer literals may appear"
+    except (MemoryError, RecursionError):
+        reason = "nested too deeply"
+    raise InvalidKey(f"{text!r:.80} is not a key: a malformed tuple or string literal ({reason})")
 
 
 def encode_cursor(parts: tuple[KeyPart, ...]) -> str:

@@ -39,6 +39,7 @@ from memkv.keys import pack
 from memkv.options import Durability
 
 PREFILL_BATCH: Final = 5_000  # records per transaction while filling a store
+SYSTEMS: Final = ("async", "threads", "raw", "raw-group")  # what `open_systems` makes
 _record_encoder: Final = msgspec.msgpack.Encoder()
 
 
@@ -346,7 +347,7 @@ class RawLmdbSystem:
 
 
 def open_systems(directory: Path, workload: Workload, names: list[str]) -> list[System]:
-    """The named systems (``async``, ``threads``, ``raw``, ``raw-group``), filled."""
+    """The named systems (of `SYSTEMS`), filled."""
     makers: dict[str, Callable[[], System]] = {
         "async": lambda: MemkvSystem(directory / "memkv-async", workload, "async"),
         "threads": lambda: MemkvSystem(directory / "memkv-threads", workload, "threads"),

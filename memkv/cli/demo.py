@@ -4,7 +4,9 @@ LMDB store, printing what it stores and what it reads back."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -14,7 +16,7 @@ import msgspec
 
 import memkv
 import memkv.aio
-from memkv.keys import describe, pack
+from memkv.keys import pack, render_key
 
 DEMOS_GROUP: Final = "memkv.demos"  # entry points: modules with TITLE and run(memory)
 
@@ -25,9 +27,12 @@ class Preference(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float
 
 
-def run_demo(path: str | None = None) -> int:
-    """Run the demo in ``path`` (a new temporary directory if ``None``)."""
-    directory = Path(path) if path else Path(tempfile.mkdtemp(prefix="memkv-demo-")) / "store"
+def run_demo(parent: str | os.PathLike[str] | None = None) -> int:
+    """Run the demo on a new store in ``parent`` (a new temporary directory if
+    ``None``), so that it runs again on the same ``parent``: see `new_store_directory`."""
+    directory = new_store_directory(
+        Path(parent) if parent is not None else Path(tempfile.mkdtemp(prefix="memkv-demo-"))
+    )
     logging.basicConfig(format="   (log) %(name)s: %(message)s", level=logging.WARNING)
     print(f"== memkv demo: an agent's memory in {directory}\n")
     with memkv.open(directory) as mem:
@@ -41,9 +46,27 @@ def run_demo(path: str | None = None) -> int:
         print(f"   {mem.count()} entries; categories {mem.categories()}; sessions {mem.sessions()}")
         print(f"   consistency check: {mem.verify() or 'indexes agree with entries'}")
         figures = mem.backend.stats()
-        print(f"   {figures['size_on_disk']} bytes on disk, durability {figures['durability']!r}")
+        print(f"   {figures['size_on_disk']} bytes on disk")
     print(f"\nLook inside: memkv stats {directory}  |  memkv list {directory} --category core")
     return 0
+
+
+def new_store_directory(parent: Path) -> Path:
+    """A new, empty directory for a store: ``parent/store-N``, N the first number not
+    taken (``parent`` is created if absent).
+
+    Raises:
+        OSError: ``parent`` cannot be created or written.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        directory = parent / f"store-{number}"
+        try:
+            directory.mkdir(mode=0o700)  # atomic: a demo running beside takes another
+        except FileExistsError:
+            continue
+        return directory
+    raise AssertionError("unreachable")
 
 
 def _core_memories(mem: memkv.Memory) -> None:
@@ -70,7 +93,7 @@ def _session_notes(mem: memkv.Memory) -> None:
         "note/2026-11-23", "Agreed to ship on Friday", category=memkv.DAILY, session_id="s-42"
     )
     for entry in mem.list(session_id="s-42"):
-        print(f"   {describe(entry.key):<32} [{entry.category}] {entry.content}")
+        print(f"   {render_key(entry.key):<32} [{entry.category}] {entry.content}")
     print(f"   count(session s-42) = {mem.count(session_id='s-42')}")
     page = mem.list(memkv.CONVERSATION, limit=2)
     after = mem.list(memkv.CONVERSATION, limit=2, after=page[-1].key)
@@ -125,4 +148,5 @@ def _domain_packages(mem: memkv.Memory) -> None:
 
 
 def show(action: str, entry: memkv.MemoryEntry[object]) -> None:
-    print(f"   {action} {entry.key!r} [{entry.category}] id={entry.id[:12]}…: {entry.content}")
+    key = render_key(entry.key)
+    print(f"   {action} {key} [{entry.category}] id={entry.id[:12]}…: {entry.content}")

@@ -1,11 +1,14 @@
-"""The ``memkv`` command: look into a store, check it, or run the demo.
+"""The ``memkv`` command: look into a store, forget a key, check a store, or run the
+demo.
 
-    memkv stats PATH              entries, categories, sessions, sizes
-    memkv get PATH KEY            one entry
-    memkv list PATH [filters]     entries in key order (--category, --session,
-                                  --prefix or --parts, --limit, --after, --reverse)
-    memkv verify PATH             indexes agree with entries? (exit 1 if not)
-    memkv demo [--path PATH]      an end-to-end demo on a real LMDB store
+    memkv stats PATH              entries, categories, sessions, size on disk
+    memkv get PATH KEY            one entry, its content whole
+    memkv list PATH [filters]     entries in key order, one line each (--category,
+                                  --session, --prefix or --parts, --limit, --after,
+                                  --reverse, --full)
+    memkv forget PATH KEY         remove one entry
+    memkv verify PATH             indexes agree with entries? (exit 4 if not)
+    memkv demo [--path DIR]       an end-to-end demo on a new LMDB store
     memkv hypothesis PATH         the keys of a hypothesis example database in the
                                   store, with their example counts and sizes
     memkv bench [options]         write throughput here, beside raw py-lmdb
@@ -13,192 +16,318 @@
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``demo`` and ``bench`` opens the store read-only; ``--json`` prints JSON for
-scripts. Errors go to stderr with exit status 1 (2 for bad usage).
+Every command but ``forget``, ``demo`` and ``bench`` opens the store read-only, and
+none creates a store at PATH. Keys are shown and taken in the key notation of
+`memkv.keys.render_key`; text output escapes what a terminal would obey
+(`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
+line on stderr and an exit status of `Status`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from enum import IntEnum
 from pathlib import Path
-from typing import Any
-
-import msgspec
+from typing import Any, Final, NoReturn
 
 import memkv
-from memkv.cli import bench
+from memkv.cli import arguments, bench, render
 from memkv.cli.demo import run_demo
-from memkv.keys import describe, pack
+from memkv.keys import pack, render_key
+from memkv.opening import LMDB, store_kind
 
-_json = msgspec.json.Encoder()
-_CONTENT_WIDTH = 60
+
+class Status(IntEnum):
+    """The command's exit statuses."""
+
+    OK = 0
+    NOT_FOUND = 1  # the key, the store at an LMDB path, a directory
+    USAGE = 2  # a bad command, option or argument
+    STORE_ERROR = 3  # any other memkv error (or the system's) about the store
+    INCONSISTENT = 4  # verify found problems
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+EPILOG: Final = """\
+keys:
+  A key is written as its tuple if it was packed (memkv.keys.pack): ('sop', 7).
+  Any other key is written as it is (user/name), or as a quoted Python string if
+  it could be mistaken for a tuple, a quoted string or an option, or holds
+  characters a terminal would obey: "('sop', 7)", '-x', 'a\\x1b[2J'.
+
+exit status:
+  0  success
+  1  not found: the key, the store (PATH does not exist), a directory
+  2  usage: a bad command, option or argument (checked before anything runs)
+  3  store error: the store cannot be opened, read or written (a memkv error)
+  4  verify found problems
+  130  interrupted (Ctrl-C)
+"""
+_PATH_HELP: Final = "the store: an LMDB directory, :memory: or a postgresql:// URL"
+_CONTENT_WIDTH: Final = 60  # characters of content per line of `list` (without --full)
+_PROCESS_SETTINGS: Final = ("durability", "map_size", "max_map_size")  # not the store's
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Run the command in ``argv`` (default: the process's arguments); the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help or --version, or a usage error already told
+        return exc.code if isinstance(exc.code, int) else Status.USAGE
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
-    except memkv.MemkvError as exc:
-        print(f"memkv: error: {exc}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:  # `memkv list ... | head`
-        return 0
+    except BrokenPipeError:  # `memkv list ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return Status.OK
+    except memkv.NotFound as exc:
+        return _fail(exc, Status.NOT_FOUND)
+    except memkv.InvalidArgument as exc:
+        return _fail(exc, Status.USAGE)
+    except (memkv.MemkvError, OSError) as exc:
+        return _fail(exc, Status.STORE_ERROR)
+    except KeyboardInterrupt:
+        return _fail("interrupted", Status.INTERRUPTED)
+
+
+def _fail(error: object, status: Status) -> Status:
+    print(f"memkv: error: {render.escape(str(error))}", file=sys.stderr)
+    return status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, telling a usage error on one line (the usage is under ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(Status.USAGE, f"{self.prog}: error: {render.escape(message)} (see --help)\n")
+
+
+class _Version(argparse.Action):
+    """``--version``: memkv's installed version (looked up only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **_: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print memkv's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"memkv {importlib.metadata.version('memkv')}")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memkv", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="memkv",
+        description=__doc__.split("\n\n")[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    key_help = "the key, in the key notation (see memkv --help)"
 
-    stats = commands.add_parser("stats", help="entries, categories, sessions, sizes")
-    stats.add_argument("path")
+    stats = commands.add_parser("stats", help="entries, categories, sessions, size on disk")
+    stats.add_argument("path", type=arguments.location, help=_PATH_HELP)
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(command=_stats)
 
-    get = commands.add_parser("get", help="print one entry")
-    get.add_argument("path")
-    get.add_argument("key")
-    get.add_argument("--json", action="store_true", help="print JSON")
+    get = commands.add_parser("get", help="print one entry, its content whole")
+    get.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    get.add_argument("key", type=arguments.key, help=key_help)
+    get.add_argument("--json", action="store_true", help="print JSON (null if absent)")
     get.set_defaults(command=_get)
 
-    listing = commands.add_parser("list", help="print entries in key order")
-    listing.add_argument("path")
-    listing.add_argument("--category")
-    listing.add_argument("--session", dest="session_id")
-    listing.add_argument("--prefix", help="keys starting with this text")
-    listing.add_argument(
-        "--parts",
-        nargs="+",
-        metavar="PART",
-        help="keys packed from a tuple starting with these parts (integers as such), "
-        "e.g. --parts sop step run-7",
-    )
-    listing.add_argument("--limit", type=int, default=None)
-    listing.add_argument("--after", help="start after this key (the last one of a page)")
-    listing.add_argument("--reverse", action="store_true")
-    listing.add_argument("--json", action="store_true", help="print JSON lines")
-    listing.set_defaults(command=_list)
+    _add_list(commands)
+
+    forget = commands.add_parser("forget", help="remove one entry (exit 1 if absent)")
+    forget.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    forget.add_argument("key", type=arguments.key, help=key_help)
+    forget.set_defaults(command=_forget)
 
     verify = commands.add_parser("verify", help="check that indexes agree with entries")
-    verify.add_argument("path")
+    verify.add_argument("path", type=arguments.location, help=_PATH_HELP)
     verify.set_defaults(command=_verify)
 
-    demo = commands.add_parser("demo", help="run the end-to-end demo on a real LMDB store")
-    demo.add_argument("--path", help="where to create the store (default: a new temp dir)")
+    demo = commands.add_parser("demo", help="run the end-to-end demo on a new LMDB store")
+    demo.add_argument(
+        "--path",
+        type=arguments.directory,
+        help="the directory to create the store in, as store-N (default: a new temp dir)",
+    )
     demo.set_defaults(command=_demo)
 
     examples = commands.add_parser(
         "hypothesis", help="the keys of a hypothesis example database, with counts and sizes"
     )
-    examples.add_argument("path")
-    examples.add_argument("--name", default="examples", help="the database's name in the store")
+    examples.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    examples.add_argument(
+        "--name",
+        default="examples",
+        type=arguments.name("database name"),
+        help="the database's name in the store",
+    )
     examples.add_argument("--json", action="store_true", help="print JSON")
     examples.set_defaults(command=_hypothesis)
 
-    bench = commands.add_parser(
-        "bench", help="measure write throughput here, beside raw py-lmdb doing the same"
-    )
-    bench.add_argument("--durability", choices=[level.value for level in memkv.Durability])
-    bench.add_argument("--value-size", type=int, default=200, help="characters per record")
-    bench.add_argument("--batch", type=int, default=1, help="records per transaction")
-    bench.add_argument(
-        "--concurrency", type=_int_list, default=[1, 8, 64], help="writers at once, e.g. 1,8,64"
-    )
-    bench.add_argument("--transactions", type=int, default=2000, help="per run (default 2000)")
-    bench.add_argument("--store-size", type=int, default=10_000, help="records stored first")
-    bench.add_argument(
-        "--systems",
-        type=lambda text: text.split(","),
-        default=["async", "threads", "raw", "raw-group"],
-        help="of async, threads, raw, raw-group (default: all)",
-    )
-    bench.add_argument("--rounds", type=int, default=1, help="runs per point (the median shown)")
-    bench.add_argument("--dir", help="where to create the stores (default: a new temp dir)")
-    bench.add_argument("--json", action="store_true", help="print JSON")
-    bench.set_defaults(command=_bench)
+    _add_bench(commands)
     return parser
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"concurrency must be at least 1: {text!r}")
-    return values
+def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
+    listing = commands.add_parser("list", help="print entries in key order")
+    listing.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    listing.add_argument("--category", type=arguments.name("category"))
+    listing.add_argument("--session", dest="session_id", type=arguments.name("session id"))
+    prefixes = listing.add_mutually_exclusive_group()
+    prefixes.add_argument(
+        "--prefix",
+        type=arguments.key_prefix,
+        help="keys starting with this, in the key notation: a tuple gives the keys "
+        "packed from tuples that start with it",
+    )
+    prefixes.add_argument(
+        "--parts",
+        nargs="+",
+        metavar="PART",
+        type=arguments.key_part,
+        help="keys packed from a tuple starting with these parts (integers as such), "
+        "e.g. --parts sop step run-7",
+    )
+    listing.add_argument("--limit", type=arguments.at_least(1), help="at most this many")
+    listing.add_argument(
+        "--after", type=arguments.key, help="start after this key (the last of a page)"
+    )
+    listing.add_argument("--reverse", action="store_true", help="in descending key order")
+    listing.add_argument("--full", action="store_true", help="show each content whole")
+    formats = listing.add_mutually_exclusive_group()
+    formats.add_argument(
+        "--json", action="store_true", help="print JSON Lines: one JSON object per entry"
+    )
+    formats.add_argument("--json-array", action="store_true", help="print one JSON array")
+    listing.set_defaults(command=_list)
 
 
-def _open_readonly(path: str) -> memkv.Memory:
-    return memkv.open(path, readonly=True)
+def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
+    timing = commands.add_parser(
+        "bench", help="measure write throughput here, beside raw py-lmdb doing the same"
+    )
+    timing.add_argument("--durability", choices=[level.value for level in memkv.Durability])
+    timing.add_argument(
+        "--value-size", type=arguments.at_least(1), default=200, help="characters per record"
+    )
+    timing.add_argument(
+        "--batch", type=arguments.at_least(1), default=1, help="records per transaction"
+    )
+    timing.add_argument(
+        "--concurrency",
+        type=arguments.int_list,
+        default=[1, 8, 64],
+        help="writers at once, e.g. 1,8,64",
+    )
+    timing.add_argument(
+        "--transactions", type=arguments.at_least(1), default=2000, help="per run (default 2000)"
+    )
+    timing.add_argument(
+        "--store-size", type=arguments.at_least(0), default=10_000, help="records stored first"
+    )
+    timing.add_argument(
+        "--systems",
+        type=arguments.choice_list(bench.SYSTEMS),
+        default=list(bench.SYSTEMS),
+        help=f"of {', '.join(bench.SYSTEMS)} (default: all)",
+    )
+    timing.add_argument(
+        "--rounds", type=arguments.at_least(1), default=1, help="runs per point (the median shown)"
+    )
+    timing.add_argument(
+        "--dir",
+        type=arguments.directory,
+        help="an existing directory for the stores (default: the temp dir)",
+    )
+    timing.add_argument("--json", action="store_true", help="print JSON")
+    timing.set_defaults(command=_bench)
+
+
+def _open(path: str, *, readonly: bool = True) -> memkv.Memory:
+    """The store at ``path``, which must exist: the command creates none.
+
+    Raises:
+        NotFound: ``path`` names an LMDB directory that does not exist.
+        StoreUnavailable: there is no store at ``path``.
+    """
+    if store_kind(path) is LMDB and not Path(path).exists():
+        raise memkv.NotFound(f"no store at {path}")
+    if not readonly:
+        memkv.open(path, readonly=True).close()  # is there a store? (opening it creates none)
+    return memkv.open(path, readonly=readonly)
 
 
 def _stats(args: argparse.Namespace) -> int:
-    with _open_readonly(args.path) as mem:
+    with _open(args.path) as mem:
         figures = mem.backend.stats()
-        shown = mem.backend.location if memkv.is_postgres_url(args.path) else args.path
-        report = {
-            "path": shown,  # a PostgreSQL URL without its password
+        report: dict[str, Any] = {
+            "path": mem.backend.location if memkv.is_postgres_url(args.path) else args.path,
             "entries": mem.count(),
             "categories": mem.categories(),
             "sessions": mem.sessions(),
-            "size_on_disk": figures["size_on_disk"],
-            "backend": figures,
+            "size_on_disk": figures.get("size_on_disk"),  # none in memory
+            "backend": {k: v for k, v in figures.items() if k not in _PROCESS_SETTINGS},
         }
-        if "map_size" in figures:
-            report["map_size"] = figures["map_size"]
     if args.json:
-        _print_json(report)
-        return 0
-    print(f"store        {report['path']}")
-    print(f"entries      {report['entries']}")
+        _print(render.json_text(report))
+        return Status.OK
+    escape = render.escape
+    size_on_disk = report["size_on_disk"]
     if figures["backend"] == "lmdb":
-        data_file, ceiling = _size(figures["data_file_size"]), _size(figures["max_map_size"])
-        print(f"size on disk {_size(figures['size_on_disk'])}  (data file {data_file})")
-        print(f"map size     {_size(figures['map_size'])}  (grows by itself up to {ceiling})")
-        print(f"durability   {figures['durability']}    LMDB {figures['lmdb_version']}")
+        data_file = render.size(figures["data_file_size"])
+        where = f"{render.size(size_on_disk)}  (data file {data_file})"
+        engine = f"LMDB (library {figures['lmdb_version']})"
+    elif size_on_disk is None:
+        where = "none (in memory)"
+        engine = f"{figures['backend']} (each process has its own; this one is new and empty)"
     else:
-        print(f"size on disk {_size(figures['size_on_disk'])}")
-        print(f"engine       {figures['backend']} {figures.get('server_version', '')}".rstrip())
+        where = render.size(size_on_disk)
+        engine = f"{figures['backend']} {figures.get('server_version', '')}".rstrip()
+    print(f"store        {escape(str(report['path']))}")
+    print(f"entries      {report['entries']}")
+    print(f"size on disk {where}")
+    print(f"engine       {escape(engine)}")
+    print("durability   chosen by each process that opens the store, not kept in it")
     print(f"categories   {len(report['categories'])}")
     for name, count in report["categories"].items():
-        print(f"  {name:<30} {count:>10}")
+        print(f"  {escape(name):<30} {count:>10}")
     print(f"sessions     {len(report['sessions'])}")
     for name, count in report["sessions"].items():
-        print(f"  {name:<30} {count:>10}")
-    return 0
+        print(f"  {escape(name):<30} {count:>10}")
+    return Status.OK
 
 
 def _get(args: argparse.Namespace) -> int:
-    with _open_readonly(args.path) as mem:
+    with _open(args.path) as mem:
         entry = mem.get(args.key)
     if entry is None:
-        print(f"memkv: no entry at key {args.key!r}", file=sys.stderr)
-        return 1
+        if args.json:
+            _print("null")
+        raise memkv.NotFound(f"no entry at key {render_key(args.key)}")
     if args.json:
-        _print_json(entry)
-        return 0
-    print(f"key        {describe(entry.key)}")
+        _print(render.json_text(render.entry_record(entry)))
+        return Status.OK
+    content = render.escape(render.content_text(entry.content), keep_newlines=True)
+    print(f"key        {render_key(entry.key)}")
     print(f"id         {entry.id}")
-    print(f"category   {entry.category}")
-    print(f"session    {entry.session_id or '-'}")
+    print(f"category   {render.escape(entry.category)}")
+    print(f"session    {render.escape(entry.session_id or '-')}")
     print(f"timestamp  {entry.timestamp.isoformat()}")
-    print(f"content    {_render(entry.content)}")
-    return 0
+    print(f"content    {render.indented(content, len('content    '))}")
+    return Status.OK
 
 
 def _list(args: argparse.Namespace) -> int:
-    prefix = args.prefix
-    if args.parts:
-        if prefix is not None:
-            raise memkv.InvalidArgument("give --prefix or --parts, not both")
-        prefix = pack(tuple(int(p) if _is_int(p) else p for p in args.parts))
-    with _open_readonly(args.path) as mem:
+    prefix = pack(tuple(args.parts)) if args.parts else args.prefix
+    with _open(args.path) as mem:
         entries = mem.list(
             args.category,
             args.session_id,
@@ -209,10 +338,20 @@ def _list(args: argparse.Namespace) -> int:
         )
     if args.json:
         for entry in entries:
-            _print_json(entry)
-        return 0
+            _print(render.json_text(render.entry_record(entry)))
+        return Status.OK
+    if args.json_array:
+        _print(render.json_text([render.entry_record(entry) for entry in entries]))
+        return Status.OK
+    escape = render.escape
     rows = [
-        (describe(e.key), e.category, e.session_id or "-", _when(e.timestamp), _render(e.content))
+        (
+            render_key(e.key),
+            escape(e.category),
+            escape(e.session_id or "-"),
+            render.when(e.timestamp),
+            _cell(render.content_text(e.content), full=args.full),
+        )
         for e in entries
     ]
     headers = ("KEY", "CATEGORY", "SESSION", "UPDATED (UTC)", "CONTENT")
@@ -221,23 +360,39 @@ def _list(args: argparse.Namespace) -> int:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]))
     print(f"({len(entries)} entries)")
-    return 0
+    return Status.OK
+
+
+def _cell(content: str, *, full: bool) -> str:
+    return render.escape(content if full else render.shortened(content, _CONTENT_WIDTH))
+
+
+def _forget(args: argparse.Namespace) -> int:
+    with _open(args.path, readonly=False) as mem:
+        found = mem.forget(args.key)
+    if not found:
+        raise memkv.NotFound(f"no entry at key {render_key(args.key)}")
+    print(f"forgot {render_key(args.key)}")
+    return Status.OK
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with _open_readonly(args.path) as mem:
+    with _open(args.path) as mem:
         problems = mem.verify()
         entries = mem.count()
+    path = render.escape(args.path)
     if not problems:
-        print(f"{args.path}: consistent ({entries} entries)")
-        return 0
+        print(f"{path}: consistent ({entries} entries)")
+        return Status.OK
     for problem in problems:
-        print(problem)
-    print(f"{args.path}: {len(problems)} problem(s)", file=sys.stderr)
-    return 1
+        print(render.escape(problem))
+    print(f"{path}: {len(problems)} problem(s)", file=sys.stderr)
+    return Status.INCONSISTENT
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.path is not None and args.path.exists() and not args.path.is_dir():
+        raise memkv.InvalidArgument(f"--path {args.path} is not a directory")
     return run_demo(args.path)
 
 
@@ -245,26 +400,30 @@ def _hypothesis(args: argparse.Namespace) -> int:
     try:  # hypothesis is an optional dependency of memkv
         from memkv.testing.hypothesis_db import describe_key, examples_by_key  # noqa: PLC0415
     except ImportError as exc:
-        print(f"memkv: error: hypothesis is not installed: {exc}", file=sys.stderr)
-        return 1
+        raise memkv.NotFound(f"hypothesis is not installed: {exc}") from exc
 
-    with _open_readonly(args.path) as mem:
+    with _open(args.path) as mem:
         found = examples_by_key(mem, args.name)
     rows = sorted(
         ((describe_key(key), len(sizes), sum(sizes)) for key, sizes in found.items()),
         key=lambda row: row[0],
     )
     if args.json:
-        _print_json([{"key": key, "examples": n, "bytes": size} for key, n, size in rows])
-        return 0
+        _print(render.json_text([{"key": k, "examples": n, "bytes": size} for k, n, size in rows]))
+        return Status.OK
     for key, n, size in rows:
-        print(f"{key:<72} {n:>6} {_size(size):>10}")
+        print(f"{render.escape(key):<72} {n:>6} {render.size(size):>10}")
     total = sum(n for _, n, _ in rows)
-    print(f"{len(rows)} key(s), {total} example(s) in database {args.name!r}", file=sys.stderr)
-    return 0
+    name = render.escape(repr(args.name))
+    print(f"{len(rows)} key(s), {total} example(s) in database {name}", file=sys.stderr)
+    return Status.OK
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.dir is not None and not args.dir.is_dir():
+        if not args.dir.exists():
+            raise memkv.NotFound(f"no directory {args.dir}")
+        raise memkv.InvalidArgument(f"--dir {args.dir} is not a directory")
     workload = bench.Workload(
         durability=memkv.Durability(args.durability or memkv.Options().durability),
         value_size=args.value_size,
@@ -277,7 +436,7 @@ def _bench(args: argparse.Namespace) -> int:
             print(
                 f"{workload.durability.value} writes of {workload.batch} x {workload.value_size}"
                 f"-character record(s), {workload.transactions} transactions per run, into "
-                f"stores of {workload.store_size} records under {directory}",
+                f"stores of {workload.store_size} records under {render.escape(directory)}",
                 file=sys.stderr,
             )
         systems = bench.open_systems(Path(directory), workload, args.systems)
@@ -287,37 +446,14 @@ def _bench(args: argparse.Namespace) -> int:
             for system in systems:
                 system.close()
     if args.json:
-        _print_json(bench.describe_results(results))
+        _print(render.json_text(bench.describe_results(results)))
     else:
         print(bench.table(results))
-    return 0
+    return Status.OK
 
 
-def _is_int(text: str) -> bool:
-    return text.lstrip("-").isdigit()
-
-
-def _render(content: Any) -> str:
-    text = content if isinstance(content, str) else _json.encode(content).decode()
-    text = text.replace("\n", " ")
-    return text if len(text) <= _CONTENT_WIDTH else text[: _CONTENT_WIDTH - 1] + "…"
-
-
-def _when(timestamp: datetime) -> str:
-    return timestamp.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(_json.encode(value).decode() + "\n")
+def _print(line: str) -> None:
+    sys.stdout.write(line + "\n")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ from memkv.keys import (
     encode_key,
     key_after,
     pack,
+    packed_parts,
+    parse_key,
     prefix_end,
+    render_key,
     unpack,
 )
 
@@ -131,6 +134,75 @@ def test_describe_renders_packed_keys_as_tuples_and_others_as_is() -> None:
     assert describe(pack(("sop", "run", 7))) == "('sop', 'run', 7)"
     assert describe("user/name") == "user/name"
     assert describe("\x03broken") == "\x03broken"
+
+
+# Keys of every kind: arbitrary text (surrogates too), what pack makes, and plain
+# text that merely looks like the notation (a tuple, a quoted string, an option).
+plain_keys = st.text(st.characters(codec=None), max_size=20) | awkward_text
+notation_lookalikes = st.tuples(
+    st.sampled_from(["(", "'", '"', "-", " ", "()", "('a', 1)", "'x'"]), plain_keys
+).map("".join) | tuples.map(repr)
+any_keys = plain_keys | notation_lookalikes | tuples.map(pack)
+
+
+@given(any_keys)
+@example("('turn', 's-1', 0)")
+@example(pack(("turn", "s-1", 0)))
+@example("\x1b[2J")
+@example("")
+@example("\x03broken")
+@example("user/name ")
+def test_parse_key_reads_back_exactly_what_render_key_shows(key: str) -> None:
+    shown = render_key(key)
+    assert parse_key(shown) == key
+    assert shown.isprintable()  # escaped: safe to print
+
+
+@given(tuples.filter(bool))
+@example(("turn", "s-1", 0))
+@example(("a\x00\x1b", -(16**64) + 1))
+def test_packed_keys_are_shown_and_taken_as_their_tuples(parts: tuple[str | int, ...]) -> None:
+    assert packed_parts(pack(parts)) == parts
+    assert render_key(pack(parts)) == repr(parts)
+    assert parse_key(repr(parts)) == pack(parts)
+
+
+def test_the_notation_keeps_plain_keys_apart_from_packed_ones() -> None:
+    assert render_key("user/name") == "user/name"
+    assert packed_parts("user/name") is None
+    assert packed_parts("\x03broken") is None
+    assert render_key(pack(("turn", "s-1", 0))) == "('turn', 's-1', 0)"
+    assert render_key("('turn', 's-1', 0)") == "\"('turn', 's-1', 0)\""
+    assert parse_key("\"('turn', 's-1', 0)\"") == "('turn', 's-1', 0)"
+    assert render_key("\x1b[2J") == "'\\x1b[2J'"
+    assert render_key("-x") == "'-x'"
+    assert parse_key("-x") == "-x"  # bare text is always the key itself
+    assert parse_key("(-5, 0x10, 'a' 'b')") == pack((-5, 16, "ab"))  # any literal spelling
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("(", "malformed"),
+        ("()", "empty tuple"),
+        ("('a')", "is not a tuple"),
+        ("(True,)", "bool"),
+        ("(1.5,)", "float"),
+        ("((1,),)", "tuple"),
+        ("(2**300,)", "only string and integer literals"),
+        (f"({16**64},)", "256-bit"),
+        ("'a'.upper()", "only string and integer literals"),
+        ("'unterminated", "malformed"),
+        ("b'x' 'y'", None),  # bare text: the key itself, not a literal
+        ("(" * 300, "malformed"),
+    ],
+)
+def test_parse_key_rejects_malformed_literals(text: str, reason: str | None) -> None:
+    if reason is None:
+        assert parse_key(text) == text
+        return
+    with pytest.raises(memkv.InvalidKey, match=reason):
+        parse_key(text)
 
 
 def test_encode_key_limit_is_in_utf8_bytes() -> None:
