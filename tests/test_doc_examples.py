@@ -103,11 +103,20 @@ def environment(example: Example) -> dict[str, str]:
     ids=lambda example: f"{example.document}:{example.line}",
 )
 def test_script_runs(example: Example, tmp_path: Path) -> None:
-    script = tmp_path / "example.py"
+    output = run_script(example, tmp_path)
+    expected = EXPECTED_OUTPUT.get(example.name)
+    if expected is not None:
+        assert output.splitlines() == expected
+
+
+def run_script(example: Example, directory: Path) -> str:
+    """What ``example`` prints, run as a script in ``directory``; it must exit 0
+    and write nothing to stderr."""
+    script = directory / "example.py"
     script.write_text(example.code)
     run = subprocess.run(
         [sys.executable, "-W", "error", script.name],
-        cwd=tmp_path,
+        cwd=directory,
         env=environment(example),
         capture_output=True,
         text=True,
@@ -117,9 +126,20 @@ def test_script_runs(example: Example, tmp_path: Path) -> None:
     where = f"{example.document}:{example.line}"
     assert run.returncode == 0, f"{where} failed:\n{run.stderr}"
     assert run.stderr == "", f"{where} wrote to stderr:\n{run.stderr}"
-    expected = EXPECTED_OUTPUT.get(example.name)
-    if expected is not None:
-        assert run.stdout.splitlines() == expected
+    return run.stdout
+
+
+def test_a_block_naming_postgresql_reaches_the_session_server(tmp_path: Path) -> None:
+    schema = postgres.schema_for(tmp_path)
+    code = f"""
+import memkv
+
+with memkv.open("postgresql://", schema="{schema}") as mem:
+    mem.store("k", "on PostgreSQL")
+    print(mem.backend.name, mem.get("k").content)
+"""
+    example = Example("made up", 1, "", code)
+    assert run_script(example, tmp_path) == "postgres on PostgreSQL\n"
 
 
 @pytest.mark.parametrize(
