@@ -1,7 +1,13 @@
-"""Tools for test suites of code built on memkv: hypothesis strategies
+"""Tools for test suites of code built on memkv: `fresh_memory` (a new store per block,
+for hypothesis tests; `memkv.testing.stores`), hypothesis strategies
 (`memkv.testing.strategies`), the pytest plugin (`memkv.testing.pytest_plugin`, loaded
 by pytest on its own) and a hypothesis example database on memkv
 (`memkv.testing.hypothesis_db`).
 
-They need hypothesis (and pytest); the core never imports them.
+The strategies, the plugin and the example database need hypothesis (and pytest);
+`fresh_memory` needs neither. The core never imports them.
 """
+
+from memkv.testing.stores import BACKENDS, fresh_memory
+
+__all__ = ["BACKENDS", "fresh_memory"]

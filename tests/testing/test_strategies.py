@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from hypothesis import find, given, settings
+from hypothesis.errors import NoSuchExample
 
 import memkv
 from memkv.entry import decode_entry, encode_entry
@@ -69,6 +70,20 @@ def test_entries_survive_their_stored_form(entry: memkv.MemoryEntry[Any]) -> Non
 def test_awkward_keys_are_drawn(edge: Any) -> None:
     """The key strategy reaches the edges (`find` raises if it cannot)."""
     assert edge(find(mst.keys(), edge, settings=settings(database=None, max_examples=2000)))
+
+
+def test_names_are_never_lone_surrogates() -> None:
+    """memkv refuses a category or session id that UTF-8 cannot encode."""
+
+    def not_encodable(name: str) -> bool:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    with pytest.raises(NoSuchExample):
+        find(mst.names(), not_encodable, settings=settings(database=None, max_examples=2000))
 
 
 def unpack_or_empty(key: str) -> tuple[object, ...]:
