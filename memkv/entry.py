@@ -20,6 +20,7 @@ import msgspec
 
 from memkv import forking
 from memkv.errors import CorruptRecord, InvalidArgument, InvalidContent, TypeMismatch
+from memkv.keys import quote_key
 
 CORE: Final = "core"
 """Long-lived facts and preferences (revka's ``MemoryCategory::Core``)."""
@@ -133,12 +134,15 @@ def decode_entry(key: str, data: bytes, content_type: Any = None) -> MemoryEntry
         if content_type is not None:
             decode_entry(key, data)  # raises CorruptRecord if the record itself is bad
             raise TypeMismatch(
-                f"content of key {key!r} does not decode as {_type_name(content_type)}: {exc}",
+                f"content of key {quote_key(key)} does not decode as "
+                f"{_type_name(content_type)}: {exc}",
                 key=key,
             ) from exc
-        raise CorruptRecord(f"record of key {key!r} is corrupt: {exc}", key=key) from exc
+        raise CorruptRecord(f"record of key {quote_key(key)} is corrupt: {exc}", key=key) from exc
     if entry.key != key:
-        raise CorruptRecord(f"record stored at key {key!r} names key {entry.key!r}", key=key)
+        raise CorruptRecord(
+            f"record stored at key {quote_key(key)} names key {quote_key(entry.key)}", key=key
+        )
     return entry
 
 
@@ -174,9 +178,11 @@ def decode_header(key: str, data: bytes) -> EntryHeader:
     try:
         header = _header_decoder.decode(data)
     except ValueError as exc:  # msgspec.DecodeError, UnicodeDecodeError
-        raise CorruptRecord(f"record of key {key!r} is corrupt: {exc}", key=key) from exc
+        raise CorruptRecord(f"record of key {quote_key(key)} is corrupt: {exc}", key=key) from exc
     if header.key != key:
-        raise CorruptRecord(f"record stored at key {key!r} names key {header.key!r}", key=key)
+        raise CorruptRecord(
+            f"record stored at key {quote_key(key)} names key {quote_key(header.key)}", key=key
+        )
     return header
 
 

@@ -146,14 +146,12 @@ def _unpack_int(key: str, position: int, *, negative: bool) -> tuple[int, int]:
     return (-number if negative else number), position + 1 + length
 
 
-def describe(key: str) -> str:
-    """A readable rendering of ``key``: its tuple if it was packed, else the key."""
-    if key[:1] in (_TAG_STR, _TAG_INT, _TAG_NEGATIVE_INT):
-        try:
-            return repr(unpack(key))
-        except InvalidKey:
-            pass
-    return key
+def quote_key(key: str) -> str:
+    """``key`` as error messages name it: its tuple if `pack` made it, else the
+    quoted string (``'user/name'``). Either form is the key notation of `parse_key`,
+    and neither holds a raw control character."""
+    parts = packed_parts(key)
+    return repr(key) if parts is None else repr(parts)
 
 
 _TUPLE_OPENING: Final = "("

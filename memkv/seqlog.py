@@ -27,7 +27,7 @@ import msgspec
 
 from memkv.entry import MemoryEntry
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
-from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
+from memkv.keys import MAX_NAME_BYTES, check_name, pack, quote_key, unpack
 from memkv.legacy import adopt
 from memkv.memory import Memory, Reader, Transaction
 from memkv.query import check_limit
@@ -313,7 +313,7 @@ class SequenceLog(Generic[RecordT]):
             return view.internal.list(*filters, type=self.record_type, **options)
         except TypeMismatch as exc:
             raise CorruptRecord(
-                f"sequence log {self.name!r} holds a record at {exc.key!r} that is not a "
+                f"sequence log {self.name!r} holds a record at {quote_key(exc.key)} that is not a "
                 f"{getattr(self.record_type, '__name__', self.record_type)}: {exc}",
                 key=exc.key,
             ) from exc

@@ -34,7 +34,7 @@ from memkv.entry import (
     new_entry_id,
 )
 from memkv.errors import Conflict, CorruptRecord, TransactionClosed
-from memkv.keys import check_name, encode_key, prefix_end
+from memkv.keys import check_name, encode_key, prefix_end, quote_key
 from memkv.query import Query, check_filters
 
 R = TypeVar("R")
@@ -211,7 +211,9 @@ class Reader(ReadOperations):
             key = _key_text(raw_key)
             data = txn.get(_ENTRIES, self._space + raw_key)
             if data is None:
-                raise CorruptRecord(f"the session index names {key!r}, which is absent", key=key)
+                raise CorruptRecord(
+                    f"the session index names {quote_key(key)}, which is absent", key=key
+                )
             entries.append(decode_entry(key, data, type))
         return entries
 
@@ -328,7 +330,7 @@ class Transaction(Reader):
 
     def _check_absent(self, key: str, raw_key: bytes) -> None:
         if self._live().get(_ENTRIES, self._space + raw_key) is not None:
-            raise Conflict(f"key {key!r} is already stored", key=key)
+            raise Conflict(f"key {quote_key(key)} is already stored", key=key)
 
     def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
         """The header of the entry at ``key``, or ``None`` if absent; a corrupt

@@ -7,7 +7,9 @@ demo.
                                   --session, --prefix or --parts, --limit, --after,
                                   --reverse, --full)
     memkv forget PATH KEY         remove one entry
-    memkv verify PATH             indexes agree with entries? (exit 4 if not)
+    memkv verify PATH [--repair]  records readable, indexes agree with entries? (exit 4
+                                  if not); --repair removes what cannot be read and
+                                  rebuilds the indexes and counts
     memkv demo [--path DIR]       an end-to-end demo on a new LMDB store
     memkv hypothesis PATH         the keys of a hypothesis example database in the
                                   store, with their example counts and sizes
@@ -16,7 +18,8 @@ demo.
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``forget``, ``demo`` and ``bench`` opens the store read-only, and
+Every command but ``forget``, ``verify --repair``, ``demo`` and ``bench`` opens the
+store read-only, and
 none creates a store at PATH. Keys are shown and taken in the key notation of
 `memkv.keys.render_key`; text output escapes what a terminal would obey
 (`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
@@ -147,8 +150,16 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("key", type=arguments.key, help=key_help)
     forget.set_defaults(command=_forget)
 
-    verify = commands.add_parser("verify", help="check that indexes agree with entries")
+    verify = commands.add_parser(
+        "verify", help="check that every record reads and the indexes agree with the entries"
+    )
     verify.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="remove the records that cannot be read and rebuild the indexes and counts, "
+        "saying what it did",
+    )
     verify.set_defaults(command=_verify)
 
     demo = commands.add_parser("demo", help="run the end-to-end demo on a new LMDB store")
@@ -273,6 +284,10 @@ def _stats(args: argparse.Namespace) -> int:
             "entries": mem.count(),
             "categories": mem.categories(),
             "sessions": mem.sessions(),
+            "internal": {  # records of the packages built on memkv: not the user's
+                "entries": mem.internal.count(),
+                "categories": mem.internal.categories(),
+            },
             "size_on_disk": figures.get("size_on_disk"),  # none in memory
             "backend": {k: v for k, v in figures.items() if k not in _PROCESS_SETTINGS},
         }
@@ -301,6 +316,10 @@ def _stats(args: argparse.Namespace) -> int:
         print(f"  {escape(name):<30} {count:>10}")
     print(f"sessions     {len(report['sessions'])}")
     for name, count in report["sessions"].items():
+        print(f"  {escape(name):<30} {count:>10}")
+    internal = report["internal"]
+    print(f"internal     {internal['entries']} records of packages built on memkv, by category")
+    for name, count in internal["categories"].items():
         print(f"  {escape(name):<30} {count:>10}")
     return Status.OK
 
@@ -377,10 +396,22 @@ def _forget(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    path = render.escape(args.path)
+    if args.repair:
+        with _open(args.path, readonly=False) as mem:
+            done = mem.repair()
+            problems = mem.verify()
+        for line in done:
+            print(render.escape(line))
+        print(f"{path}: repaired" if done else f"{path}: nothing to repair")
+        if problems:  # cannot happen unless the store changed meanwhile in a bad way
+            for problem in problems:
+                print(render.escape(problem))
+            return Status.INCONSISTENT
+        return Status.OK
     with _open(args.path) as mem:
         problems = mem.verify()
         entries = mem.count()
-    path = render.escape(args.path)
     if not problems:
         print(f"{path}: consistent ({entries} entries)")
         return Status.OK

@@ -88,6 +88,51 @@ def test_verify(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "user/age" in out
 
 
+def test_verify_repair_removes_a_corrupt_record_and_says_so(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with memkv.open(store) as mem:
+        put_raw(mem, b"user/name", b"\xc1")  # its session index entries stay behind
+    code, out, _ = run(capsys, "verify", str(store), "--repair")
+    assert code == 0
+    assert "removed the record that cannot be read" in out
+    assert "user/name" in out
+    assert out.endswith(": repaired\n")
+    code, out, _ = run(capsys, "verify", str(store))
+    assert code == 0
+    assert "consistent (4 entries)" in out
+    with memkv.open(store, readonly=True) as mem:
+        assert mem.sessions() == {}
+    code, out, _ = run(capsys, "verify", str(store), "--repair")
+    assert code == 0
+    assert "nothing to repair" in out
+
+
+def test_forget_removes_a_corrupt_record(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with memkv.open(store) as mem:
+        put_raw(mem, b"user/name", b"\xc1")
+    code, out, _ = run(capsys, "forget", str(store), "user/name")
+    assert code == 0
+    assert "forgot user/name" in out
+    code, out, _ = run(capsys, "verify", str(store))
+    assert code == 0
+
+
+def test_stats_shows_internal_records_under_their_own_heading(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with memkv.open(store) as mem:
+        memkv.SequenceLog[str](mem, "jobs", str).append("started")
+    code, out, _ = run(capsys, "stats", str(store))
+    assert code == 0
+    assert "entries      5" in out
+    assert "internal     1 records of packages built on memkv" in out
+    assert out.index("seqlog.jobs") > out.index("internal")
+    report = json.loads(run(capsys, "stats", str(store), "--json")[1])
+    assert report["categories"] == {"core": 2, "sop": 3}
+    assert report["internal"] == {"entries": 1, "categories": {"seqlog.jobs": 1}}
+
+
 def test_missing_store_is_an_error_not_a_new_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,13 +10,13 @@ import memkv
 from memkv.keys import (
     MAX_KEY_BYTES,
     check_name,
-    describe,
     encode_key,
     key_after,
     pack,
     packed_parts,
     parse_key,
     prefix_end,
+    quote_key,
     render_key,
     unpack,
 )
@@ -131,9 +131,11 @@ def test_unpack_rejects_what_pack_never_makes(not_packed: str) -> None:
 
 
 def test_describe_renders_packed_keys_as_tuples_and_others_as_is() -> None:
-    assert describe(pack(("sop", "run", 7))) == "('sop', 'run', 7)"
-    assert describe("user/name") == "user/name"
-    assert describe("\x03broken") == "\x03broken"
+    for key in (pack(("sop", "run", 7)), "user/name", "\x03broken", "('a', 1)"):
+        assert parse_key(quote_key(key)) == key
+        assert quote_key(key).isprintable()
+    assert quote_key(pack(("sop", "run", 7))) == "('sop', 'run', 7)"
+    assert quote_key("user/name") == "'user/name'"
 
 
 # Keys of every kind: arbitrary text (surrogates too), what pack makes, and plain
