@@ -18,7 +18,7 @@ from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
 from memkv.errors import StoreUnavailable
 from memkv.memory import Memory
-from memkv.options import Durability, Options, resolve
+from memkv.options import Durability, Options, check_location, resolve
 
 IN_MEMORY: Final = ":memory:"
 
@@ -114,14 +114,18 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
     ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,
     ``statement_timeout`` and ``max_retries``.
 
+    An LMDB path may start with ``~`` (expanded). Bytes paths are refused: decode
+    them with ``os.fsdecode``.
+
     Raises:
-        InvalidArgument: an unknown option, one for another kind of store, or a bad
-            value.
+        InvalidArgument: ``path`` is not a ``str`` or ``os.PathLike[str]``, is empty or
+            only whitespace (never taken for the current directory); an unknown
+            option, one for another kind of store, or a bad value.
         StoreUnavailable: the path cannot hold a store, or holds another format;
             `ServerUnavailable` (cannot reach the server) and `AccessDenied` (the
             server refused the credentials) are kinds of it.
     """
-    location = os.fspath(path)
+    location = check_location(path)
     kind = store_kind(location)
     others = {other.name: other.options for other in KINDS if other is not kind}
     checked = resolve(kind.options, options, store=kind.name, others=others)

@@ -163,6 +163,54 @@ def test_bad_options(tmp_path: Path, options: dict[str, Any], needle: str) -> No
 # -- paths (LMDB) ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("\t\n", "empty"),
+        (None, "NoneType"),
+        (42, "int"),
+        (b"/tmp/store", "os.fsdecode"),
+        (["store"], "list"),
+        ("a\0b", "NUL"),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("opener", ["memkv.open", "memkv.aio.open", "LmdbBackend"])
+def test_a_location_that_is_no_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: object, needle: str, opener: str
+) -> None:
+    """An unset environment variable (``""``) never makes the current directory a
+    store; a non-path is a memkv error, not a TypeError."""
+    import memkv.aio
+
+    monkeypatch.chdir(tmp_path)
+    open_it: Callable[[], object] = {
+        "memkv.open": lambda: memkv.open(path),  # type: ignore[arg-type]
+        "memkv.aio.open": lambda: memkv.aio.open(path),  # type: ignore[arg-type]
+        "LmdbBackend": lambda: memkv.LmdbBackend(
+            path,  # type: ignore[arg-type]
+            map_size=1 << 20,
+            max_map_size=1 << 30,
+            durability=memkv.Durability.DURABLE,
+            readonly=False,
+        ),
+    }[opener]
+    raises_naming(memkv.InvalidArgument, needle, open_it)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_home_relative_path_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with memkv.open("~/agent/store") as memory:
+        memory.store("k", 1)
+        assert memory.backend.location == str(tmp_path / "home" / "agent" / "store")
+    assert (tmp_path / "home" / "agent" / "store" / "data.mdb").exists()
+    assert not (tmp_path / "~").exists()
+
+
 def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
     path = tmp_path / "store"
     path.write_text("not a store")

@@ -15,7 +15,7 @@ from memkv import forking
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.environment import Environment
 from memkv.errors import InvalidArgument, ReadOnlyStore, StoreClosed, StoreUnavailable
-from memkv.options import Durability
+from memkv.options import Durability, check_location
 
 
 class _SharedEnvironments:
@@ -102,7 +102,15 @@ forking.register(_environments)
 
 
 class LmdbBackend(Backend):
-    """A handle on the LMDB store in one directory (created if absent, mode 0700)."""
+    """A handle on the LMDB store in one directory (created if absent, mode 0700);
+    ``~`` in ``path`` is expanded.
+
+    Raises:
+        InvalidArgument: ``path`` is not a path, or is empty (see
+            `memkv.options.check_location`); options that conflict with those of a
+            handle already open on the directory.
+        StoreUnavailable: the directory cannot hold or does not hold a memkv store.
+    """
 
     name = "lmdb"
 
@@ -115,10 +123,11 @@ class LmdbBackend(Backend):
         durability: Durability,
         readonly: bool,
     ) -> None:
+        path = Path(os.path.expanduser(check_location(path)))
         self.location = str(path)
         self.readonly = readonly
         self._closed = False
-        directory = _prepare_directory(Path(path), readonly=readonly)
+        directory = _prepare_directory(path, readonly=readonly)
         self._environment = _environments.attach(
             directory,
             map_size=map_size,
