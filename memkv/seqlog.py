@@ -29,6 +29,7 @@ from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
 from memkv.memory import Memory, Reader, Transaction
 from memkv.query import check_limit
+from memkv.runs import check_runs_now
 
 RecordT = TypeVar("RecordT")
 
@@ -123,7 +124,13 @@ class SequenceLog(Generic[RecordT]):
     ) -> int:
         """Inside ``tx``: remove up to ``limit`` records numbered ``seq`` or below,
         oldest first (for small trims, such as a retention bound kept on append).
-        ``on_remove(tx, record)`` is called for each record removed."""
+        ``on_remove(tx, record)`` is called for each record removed.
+
+        Raises:
+            InvalidArgument: a bad ``limit``, or ``on_remove`` is an ``async def``.
+        """
+        if on_remove is not None:
+            check_runs_now(on_remove, "on_remove")
         doomed = [r for r in self.read_of(tx, limit=limit) if r.seq <= seq]
         for record in doomed:
             tx.forget(self.key(record.seq))
@@ -148,7 +155,13 @@ class SequenceLog(Generic[RecordT]):
         self, predicate: Callable[[SeqRecord[RecordT]], bool], on_remove: OnRemove[RecordT] = None
     ) -> int:
         """Remove records from the oldest on while ``predicate`` holds for them (the
-        first record for which it fails, and all after it, stay); return how many."""
+        first record for which it fails, and all after it, stay); return how many.
+
+        Raises:
+            InvalidArgument: ``predicate`` is an ``async def`` (its coroutine would
+                count as true: every record would go), or ``on_remove`` is.
+        """
+        check_runs_now(predicate, "a trim predicate")
 
         def leading(batch: list[SeqRecord[RecordT]]) -> list[SeqRecord[RecordT]]:
             taken = []
@@ -167,6 +180,8 @@ class SequenceLog(Generic[RecordT]):
     ) -> int:
         """Trim in transactions of `TRIM_BATCH`: each reads the oldest records, removes
         those ``select`` picks (a prefix), and raises the floor past them."""
+        if on_remove is not None:
+            check_runs_now(on_remove, "on_remove")
         removed = 0
         while True:
 

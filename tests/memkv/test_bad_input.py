@@ -3,11 +3,14 @@ store is unchanged afterwards."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import operator
 import os
 import pwd
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +306,133 @@ def test_unreadable_directory(tmp_path: Path) -> None:
         entry = mem.get("k")
         assert entry is not None
         assert entry.content == 1
+
+
+# -- functions that would not run: async def ---------------------------------------------
+
+
+async def async_store(tx: memkv.Transaction) -> None:
+    tx.store("async", 1)
+
+
+class AsyncCallable:
+    async def __call__(self, tx: memkv.Transaction) -> None:
+        tx.store("async", 1)
+
+    async def method(self, tx: memkv.Transaction) -> None:
+        tx.store("async", 1)
+
+
+async def async_generator(tx: memkv.Transaction) -> AsyncIterator[None]:
+    tx.store("async", 1)
+    yield
+
+
+def generator(tx: memkv.Transaction) -> Iterator[None]:
+    tx.store("generator", 1)
+    yield
+
+
+NOT_RUN_WHEN_CALLED: dict[str, Callable[[Any], Any]] = {
+    "async def": async_store,
+    "async lambda in a partial": functools.partial(async_store),
+    "partial of a partial": functools.partial(functools.partial(async_store)),
+    "object with an async __call__": AsyncCallable(),
+    "bound async method": AsyncCallable().method,
+    "async generator function": async_generator,
+    "generator function": generator,
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_RUN_WHEN_CALLED))
+def test_a_function_whose_body_would_not_run_is_refused_before_anything_runs(
+    seeded: memkv.Memory, case: str
+) -> None:
+    """An ``async def`` given to ``transact`` used to return a coroutine, write
+    nothing and raise nothing."""
+    fn = NOT_RUN_WHEN_CALLED[case]
+    before = snapshot(seeded)
+    raises_naming(memkv.InvalidArgument, "async def", lambda: seeded.transact(fn))
+    raises_naming(memkv.InvalidArgument, "async def", lambda: seeded.snapshot(fn))
+    raises_naming(
+        memkv.InvalidArgument, "async def", lambda: seeded.submit(fn, lambda _outcome: None)
+    )
+    assert snapshot(seeded) == before
+
+
+def test_a_function_returning_a_coroutine_rolls_back_and_closes_it(
+    seeded: memkv.Memory,
+) -> None:
+    """The backstop: a plain def that returns a coroutine fails its transaction, and
+    the coroutine is closed (no "never awaited" warning)."""
+    made: list[Coroutine[Any, Any, None]] = []
+
+    def writes_then_returns_a_coroutine(tx: memkv.Transaction) -> object:
+        tx.store("half", 1)
+        made.append(async_store(tx))
+        return made[-1]
+
+    before = snapshot(seeded)
+    raises_naming(
+        memkv.InvalidArgument,
+        "awaitable",
+        lambda: seeded.transact(writes_then_returns_a_coroutine),
+    )
+    assert snapshot(seeded) == before
+    assert made
+    assert all(inspect.getcoroutinestate(coroutine) == "CORO_CLOSED" for coroutine in made)
+    raises_naming(
+        memkv.InvalidArgument,
+        "awaitable",
+        lambda: seeded.snapshot(reads_later),
+    )
+    seeded.store("after", 1)  # the writer keeps working
+    assert seeded.get("after") is not None
+
+
+async def async_count(view: memkv.Reader) -> int:
+    return view.count()
+
+
+def reads_later(view: memkv.Reader) -> Coroutine[Any, Any, int]:
+    return async_count(view)
+
+
+def test_plain_callables_of_every_shape_still_run(memory: memkv.Memory) -> None:
+    class Store:
+        def __call__(self, tx: memkv.Transaction) -> str:
+            return tx.store("object", 1).key
+
+        def method(self, tx: memkv.Transaction) -> str:
+            return tx.store("method", 1).key
+
+    def store(key: str, tx: memkv.Transaction) -> str:
+        return tx.store(key, 1).key
+
+    assert memory.transact(Store()) == "object"
+    assert memory.transact(Store().method) == "method"
+    assert memory.transact(functools.partial(store, "partial")) == "partial"
+    assert memory.transact(lambda tx: (x for x in [1, 2])) is not None  # a generator result
+    assert memory.snapshot(operator.methodcaller("count")) == 3
+    raises_naming(memkv.InvalidArgument, "callable", lambda: memory.transact(42))  # type: ignore[arg-type]
+
+
+# -- views used after their function ---------------------------------------------------------
+
+
+def test_a_snapshot_view_used_after_its_function_returned(seeded: memkv.Memory) -> None:
+    view = seeded.snapshot(lambda view: view)
+    reads: list[Callable[[], object]] = [
+        lambda: view.get("text"),
+        view.list,
+        view.keys,
+        view.count,
+        view.categories,
+        view.sessions,
+    ]
+    for read in reads:
+        raises_naming(memkv.TransactionClosed, "snapshot has ended", read)
+    tx = seeded.transact(lambda tx: tx)
+    raises_naming(memkv.TransactionClosed, "ended", lambda: tx.get("text"))
+    raises_naming(memkv.TransactionClosed, "ended", lambda: tx.store("k", 1))
+    assert seeded.snapshot(lambda view: view.count()) == 2  # the store is fine

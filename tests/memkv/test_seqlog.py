@@ -111,6 +111,26 @@ def test_bad_arguments(memory: memkv.Memory) -> None:
             bad()
 
 
+def test_an_async_trim_predicate_is_refused_before_anything_goes(memory: memkv.Memory) -> None:
+    """Its coroutine would count as true: every record would have been trimmed."""
+    log: memkv.SequenceLog[int] = memkv.SequenceLog(memory, "jobs")
+    log.extend(range(5))
+
+    async def older(record: memkv.SeqRecord[int]) -> bool:
+        return record.record < 2
+
+    async def note(tx: memkv.Transaction, record: memkv.SeqRecord[int]) -> None:
+        tx.store(f"removed/{record.seq}", record.record)
+
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        log.trim_while(older)  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        log.trim_through(3, on_remove=note)  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        memory.transact(lambda tx: log.trim_through_in(tx, 3, on_remove=note))  # type: ignore[arg-type]
+    assert [r.record for r in log.read()] == [0, 1, 2, 3, 4]
+
+
 class SequenceLogMachine(RuleBasedStateMachine):
     """Random appends, trims and reopens: numbers stay strictly increasing and
     gap-free, and ``tail(n)`` is the last n of a full read."""
