@@ -25,6 +25,7 @@ from memkv.runs import (
     PreparedStore,
     check_result,
     check_runs_now,
+    outcome,
     run_alone,
 )
 from memkv.verify import verify_snapshot
@@ -174,7 +175,7 @@ class Memory(ReadOperations):
                 written.update(wrote)
                 results.append((True, result))
             else:
-                results.append((False, value))
+                results.append(outcome(ok, value))
         if not written:
             return results, None
         if self._cache is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import CoroutineType, FunctionType, GeneratorType, MethodType
 from typing import Any, Final, TypeVar
 
-from memkv.backends.base import Outcome, WriteTxn
+from memkv.backends.base import EngineSignal, Outcome, WriteTxn
 from memkv.cache import CachedValue
 from memkv.counts import CountChanges, write_counts
 from memkv.entry import CORE, MemoryEntry, clock, encode_entry, new_entry_id
@@ -175,12 +175,34 @@ def _run(fn: Callable[[Transaction], R], tx: Transaction) -> tuple[R, Written]:
         if type(result) not in PLAIN_RESULT_TYPES:
             check_result(result)
         written = tx.finish()
+    except (Exception, EngineSignal):
+        raise
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt...: this function's own
+        raise FunctionInterrupted(exc) from exc
     finally:
         tx.abandon()
     return result, written
 
 
-class GroupAborted(BaseException):
+class FunctionInterrupted(Exception):
+    """Carries a BaseException that is not an `Exception` (SystemExit,
+    KeyboardInterrupt, ...) raised by a transaction function out of it as an ordinary
+    failure, so that the backend rolls that function back alone and the others of its
+    group commit; `outcome` hands the original back for its caller."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def outcome(ok: bool, value: Any) -> Outcome:
+    """A function's outcome for its caller: a `FunctionInterrupted` unwrapped."""
+    if not ok and isinstance(value, FunctionInterrupted):
+        return False, value.error
+    return ok, value
+
+
+class GroupAborted(EngineSignal):
     """Carries an engine error out of a group's last function: the backend aborts
     the whole transaction (a BaseException, so that no savepoint catches it)."""
 
