@@ -18,6 +18,7 @@ from enhance_log.keys import (
     timeline_prefix,
 )
 from enhance_log.types import EnhanceLogEntry, EnhanceLogPage
+from memkv.entry import check_record
 from memkv.keys import decode_cursor, encode_cursor, pack, unpack
 from memkv.query import check_limit
 
@@ -30,7 +31,10 @@ def append(tx: memkv.Transaction, entry: EnhanceLogEntry) -> None:
     Raises:
         EnhanceLogConflict: the issue_id is already in the log (nothing changes).
         InvalidEnhanceLogEntry: the ids do not fit a key.
+        memkv.InvalidArgument: ``entry`` is not an `EnhanceLogEntry`.
+        memkv.InvalidContent: a field holds another type than it declares.
     """
+    check_record(entry, EnhanceLogEntry, "an enhance log entry")
     seq = tx.count(ENTRIES)  # appends so far: nothing is ever removed
     key = entry_key(entry.blueprint_id, entry.ts_ms, seq)
     try:

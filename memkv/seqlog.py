@@ -24,7 +24,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
-from memkv.entry import MemoryEntry
+from memkv.entry import MemoryEntry, check_fits
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, unpack
 from memkv.memory import Memory, Reader, Transaction
@@ -94,6 +94,12 @@ class SequenceLog(Generic[RecordT]):
 
         ``group`` (a name like a session id: at most 64 bytes, no NUL) files the
         record under that group too, for `read_group`.
+
+        Raises:
+            InvalidContent: ``record`` would not read back as the log's
+                ``record_type`` (a Struct holding a float for an int, say), or cannot
+                be encoded; nothing is appended.
+            InvalidArgument: a bad ``group``.
         """
         return self.memory.transact(lambda tx: self.append_in(tx, record, group))
 
@@ -110,9 +116,12 @@ class SequenceLog(Generic[RecordT]):
         self, tx: Transaction, make: Callable[[int], RecordT], group: str | None = None
     ) -> int:
         """Append, inside ``tx``, the record ``make(seq)`` builds for its own number
-        (for records that carry it)."""
+        (for records that carry it). Raises as `append`."""
         seq = self.next_seq_of(tx)
-        tx.store(self.key(seq), make(seq), self.category, group)
+        record = make(seq)
+        if self.record_type is not None:  # refused now, not found corrupt on every read
+            check_fits(record, self.record_type, f"a record of sequence log {self.name!r}")
+        tx.store(self.key(seq), record, self.category, group)
         return seq
 
     def trim_through_in(
@@ -148,7 +157,17 @@ class SequenceLog(Generic[RecordT]):
 
     def trim_older_than(self, cutoff: datetime) -> int:
         """Remove the records appended before ``cutoff``, from the oldest on, stopping
-        at the first one appended at or after it; return how many."""
+        at the first one appended at or after it; return how many.
+
+        Raises:
+            InvalidArgument: ``cutoff`` is not a timezone-aware datetime (records are
+                stamped in UTC: a naive time names no moment).
+        """
+        if not isinstance(cutoff, datetime) or cutoff.utcoffset() is None:
+            raise InvalidArgument(
+                f"cutoff must be a timezone-aware datetime, such as "
+                f"datetime.now(UTC) - timedelta(days=7), not {cutoff!r:.80}"
+            )
         return self.trim_while(lambda entry: entry.appended_at < cutoff)
 
     def trim_while(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import memkv
+from memkv.entry import check_instance
 from run_log import operations
 from run_log.tracing import span
 from run_log.types import WorkflowRun
@@ -60,7 +61,9 @@ class MemoryRunLog:
 
     def __init__(self, memory: memkv.Memory, *, max_runs_per_workflow: int | None = None) -> None:
         if max_runs_per_workflow is not None and (
-            not isinstance(max_runs_per_workflow, int) or max_runs_per_workflow < 1
+            not isinstance(max_runs_per_workflow, int)
+            or isinstance(max_runs_per_workflow, bool)
+            or max_runs_per_workflow < 1
         ):
             raise memkv.InvalidArgument(
                 "max_runs_per_workflow must be an integer >= 1 or None, "
@@ -72,7 +75,13 @@ class MemoryRunLog:
     def save_run(self, run: WorkflowRun) -> None:
         """Upsert ``run``: the run, its indexes and its workflow's stats change in one
         transaction. Saving the same run id again never counts it twice; the success
-        count follows its status both ways."""
+        count follows its status both ways.
+
+        Raises:
+            memkv.InvalidArgument: ``run`` is not a `WorkflowRun`.
+            memkv.InvalidContent: a field holds another type than it declares.
+        """
+        check_instance(run, WorkflowRun, "a run")
         with span("run_log.save", {"workflow_id": run.workflow_id, "run_id": run.id}):
             self.memory.transact(
                 lambda tx: operations.save_run(tx, run, self.max_runs_per_workflow)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 import memkv
+from memkv.entry import check_record
 from memkv.keys import decode_cursor, encode_cursor
 from memkv.query import check_limit
 from run_log.keys import (
@@ -62,7 +63,13 @@ def get_run(view: memkv.Reader, workflow_id: str, run_id: str) -> WorkflowRun | 
 
 def save_run(tx: memkv.Transaction, run: WorkflowRun, max_runs_per_workflow: int | None) -> None:
     """Upsert ``run`` with its indexes and its workflow's stats, atomically: a re-save
-    never counts twice, and the success count follows the status both ways."""
+    never counts twice, and the success count follows the status both ways.
+
+    Raises:
+        memkv.InvalidArgument: ``run`` is not a `WorkflowRun`.
+        memkv.InvalidContent: a field holds another type than it declares.
+    """
+    check_record(run, WorkflowRun, "a run")
     previous = get_run(tx, run.workflow_id, run.id)
     stats = _stats(tx, run.workflow_id)
     if previous is not None:

@@ -27,6 +27,15 @@ def test_append_then_get_returns_same_entry(log: MemoryEnhanceLogStore) -> None:
     assert log.get("i1") == entry
 
 
+def test_an_entry_that_is_no_enhance_log_entry_is_refused(log: MemoryEnhanceLogStore) -> None:
+    with pytest.raises(memkv.InvalidArgument, match="must be of type EnhanceLogEntry, not dict"):
+        log.append({"issue_id": "i1", "blueprint_id": "b"})  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="ts_ms"):
+        log.append(mk_entry("i2", "b", "1715800000"))  # type: ignore[arg-type]
+    assert log.count() == 0
+    assert log.list_all() == []
+
+
 def test_get_missing_returns_not_found(log: MemoryEnhanceLogStore) -> None:
     with pytest.raises(EnhanceLogNotFound) as raised:
         log.get("nope")

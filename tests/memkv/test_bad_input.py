@@ -23,6 +23,13 @@ from tests.memkv.helpers import child_env, put_raw, raises_naming, snapshot
 
 Case = tuple[type[Exception], str, Callable[[memkv.Memory], object]]
 
+
+def holds_itself() -> list[object]:
+    loop: list[object] = [1]
+    loop.append(loop)
+    return loop
+
+
 # (error type, text the message must contain, the call)
 CASES: dict[str, Case] = {
     "empty key": (memkv.InvalidKey, "empty", lambda m: m.store("", 1)),
@@ -35,9 +42,21 @@ CASES: dict[str, Case] = {
     "list key": (memkv.InvalidKey, "list", lambda m: m.get(["k"])),  # type: ignore[arg-type]
     "unencodable content": (memkv.InvalidContent, "'obj'", lambda m: m.store("obj", object())),
     "complex content": (memkv.InvalidContent, "'cx'", lambda m: m.insert("cx", 1j)),
+    "content holding itself": (
+        memkv.InvalidContent,
+        "'loop'",
+        lambda m: m.store("loop", holds_itself()),
+    ),
+    "content holding itself, in transact": (
+        memkv.InvalidContent,
+        "'loop'",
+        lambda m: m.transact(lambda tx: tx.store("loop", {"me": holds_itself()})),
+    ),
     "wrong type=": (memkv.TypeMismatch, "'text'", lambda m: m.get("text", type=int)),
     "type= not a type": (memkv.InvalidArgument, "type=42", lambda m: m.get("text", type=42)),
     "list type= not a type": (memkv.InvalidArgument, "type=", lambda m: m.list(type={"x": 1})),
+    "type= an empty str": (memkv.InvalidArgument, "type=''", lambda m: m.get("text", type="")),
+    "type= a str with NUL": (memkv.InvalidArgument, "type=", lambda m: m.get("text", type="a\0")),
     "zero limit": (memkv.InvalidArgument, "limit", lambda m: m.list(limit=0)),
     "negative limit": (memkv.InvalidArgument, "limit", lambda m: m.list("core", limit=-5)),
     "string limit": (memkv.InvalidArgument, "'10'", lambda m: m.list(limit="10")),  # type: ignore[arg-type]
@@ -156,6 +175,7 @@ def test_corrupt_content_can_be_replaced(memory: memkv.Memory) -> None:
         ({"cache_size": -1}, "cache_size"),
         ({"readonly": "yes"}, "readonly"),
         ({"map_size": 1 << 30, "max_map_size": 1 << 20}, "max_map_size"),
+        ({"map_size": 1 << 70, "max_map_size": 1 << 71}, "map_size"),  # was an OverflowError
     ],
 )
 def test_bad_options(tmp_path: Path, options: dict[str, Any], needle: str) -> None:

@@ -42,6 +42,15 @@ def test_stats_are_exactly_total_and_successful(log: MemoryRunLog) -> None:
     assert log.get_stats("never") == {"total": 0, "successful": 0}
 
 
+def test_a_run_that_is_no_workflow_run_is_refused(log: MemoryRunLog) -> None:
+    with pytest.raises(memkv.InvalidArgument, match="must be of type WorkflowRun, not dict"):
+        log.save_run({"id": "r1", "workflow_id": "w"})  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="error"):
+        log.save_run(make_run("r2", workflow_id="w", error=42))
+    assert log.get_stats("w") == {"total": 0, "successful": 0}
+    assert log.list_runs("w") == ([], None)
+
+
 def test_get_run(log: MemoryRunLog) -> None:
     run = make_run("r1", metadata={"rows": 12, "source": {"bank": "x"}})
     log.save_run(run)

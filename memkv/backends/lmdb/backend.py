@@ -202,7 +202,10 @@ def _prepare_directory(path: Path, *, readonly: bool) -> Path:
 
 
 def _identity(directory: Path) -> tuple[int, int]:
-    status = directory.stat()
+    try:
+        status = directory.stat()
+    except OSError as exc:  # removed since it was prepared, say
+        raise StoreUnavailable(f"cannot open the store directory {directory}: {exc}") from exc
     return status.st_dev, status.st_ino
 
 

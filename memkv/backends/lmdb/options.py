@@ -6,7 +6,8 @@ from typing import Annotated
 
 from memkv.options import Options, constraint
 
-_MAP_SIZE = constraint("an integer >= 1 (bytes)", ge=1)
+# py-lmdb takes a size_t; beyond 2**63 it raises OverflowError rather than an lmdb.Error
+_MAP_SIZE = constraint("an integer from 1 to 2**63 - 1 (bytes)", ge=1, le=(1 << 63) - 1)
 
 
 class LmdbOptions(Options, frozen=True, kw_only=True, forbid_unknown_fields=True):
