@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 from memkv.backends import Backend, InMemoryBackend, LmdbBackend
 from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
@@ -39,6 +41,11 @@ from memkv.memory import Memory, Reader, Transaction
 from memkv.opening import IN_MEMORY, OpenOptions, is_postgres_url, open  # noqa: A004
 from memkv.options import Durability, Options
 from memkv.seqlog import SeqRecord, SequenceLog
+
+try:
+    __version__: str = _metadata.version("memkv")
+except _metadata.PackageNotFoundError:  # imported from a source tree that is not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "CONVERSATION",
