@@ -107,6 +107,8 @@ def _positioned(
     ``cursor``, and the cursor of the next page (``None`` after the last)."""
     check_limit(limit)
     after = None if cursor is None else prefix + pack(decode_cursor(cursor, _POSITION))
+    if limit == 0:  # nothing read: no page to follow either
+        return [], None
     fetch = None if limit is None else limit + 1  # one more: is there a next page?
     found = view.list(prefix=prefix, after=after, limit=fetch, reverse=reverse, type=content_type)
     if limit is None or len(found) <= limit:

@@ -33,7 +33,7 @@ class AsyncRunLog:
             await self.memory.transact(lambda tx: operations.save_run(tx, run, retention))
 
     async def list_runs(
-        self, workflow_id: str, *, limit: int = 50, start_after: str | None = None
+        self, workflow_id: str, *, limit: int | None = 50, start_after: str | None = None
     ) -> tuple[list[WorkflowRun], str | None]:
         """See `MemoryRunLog.list_runs`."""
         return self.sync.list_runs(workflow_id, limit=limit, start_after=start_after)

@@ -88,17 +88,20 @@ class MemoryRunLog:
             )
 
     def list_runs(
-        self, workflow_id: str, *, limit: int = 50, start_after: str | None = None
+        self, workflow_id: str, *, limit: int | None = 50, start_after: str | None = None
     ) -> tuple[list[WorkflowRun], str | None]:
-        """Up to ``limit`` runs, newest first (equal start times by run id,
-        descending), after the position ``start_after``; the cursor of the next page,
-        or ``None`` after the last. Paging yields every run exactly once.
+        """Up to ``limit`` runs (``None``: all; 0: none, and no cursor), newest first
+        (equal start times by run id, descending), after the position
+        ``start_after``; the cursor of the next page, or ``None`` after the last.
+        Paging yields every run exactly once.
 
         Raises:
             memkv.InvalidCursor: a cursor this log did not hand out.
             memkv.InvalidArgument: a bad limit.
         """
-        with span("run_log.list", {"workflow_id": workflow_id, "limit": limit}):
+        # a span attribute cannot be None: -1 stands for "all"
+        attributes = {"workflow_id": workflow_id, "limit": -1 if limit is None else limit}
+        with span("run_log.list", attributes):
             return self.memory.snapshot(
                 lambda view: operations.list_runs(view, workflow_id, limit, start_after)
             )

@@ -125,18 +125,22 @@ def _evict_oldest(tx: memkv.Transaction, workflow_id: str, excess: int) -> int:
 
 
 def list_runs(
-    view: memkv.Reader, workflow_id: str, limit: int, start_after: str | None
+    view: memkv.Reader, workflow_id: str, limit: int | None, start_after: str | None
 ) -> tuple[list[WorkflowRun], str | None]:
-    """Newest first (equal start times: by run id, descending); exact cursor."""
+    """Newest first (equal start times: by run id, descending); exact cursor.
+    ``limit``: None for all, 0 for none."""
     check_limit(limit)
     prefix = time_prefix(workflow_id)
     after = None
     if start_after is not None:
         started, run_id = decode_cursor(start_after, _POSITION)
         after = time_key(workflow_id, int(started), str(run_id))
-    found = _listed(view, prefix, after=after, limit=limit + 1, reverse=True)
+    if limit == 0:  # nothing read: no page to follow either
+        return [], None
+    fetch = None if limit is None else limit + 1  # one more: is there a next page?
+    found = _listed(view, prefix, after=after, limit=fetch, reverse=True)
     runs = found[:limit]
-    if len(found) <= limit:
+    if limit is None or len(found) <= limit:
         return runs, None
     last = runs[-1]
     return runs, encode_cursor((micros(last.started_at), last.id))

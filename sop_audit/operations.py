@@ -210,6 +210,8 @@ def find_runs(
     check_limit(limit)
     prefix = index_prefix(status, sop_name)
     after = None if cursor is None else prefix + memkv.keys.pack(decode_cursor(cursor, _RUN_ID))
+    if limit == 0:  # nothing read: no page to follow either
+        return SopRunPage(runs=[], next_cursor=None)
     fetch = None if limit is None else limit + 1
     keys = view.keys(prefix=prefix, after=after, limit=fetch)
     more = limit is not None and len(keys) > limit

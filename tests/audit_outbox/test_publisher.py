@@ -221,6 +221,7 @@ def test_an_entry_that_is_no_audit_entry_is_refused(buffer: EventBuffer) -> None
     assert len(buffer) == 0
     buffer.enqueue(entry(3))
     assert [record.record.seq for record in buffer.peek(10)] == [3]
+    assert buffer.peek(0) == []  # was refused
 
 
 def test_bad_buffer_settings(tmp_path: Path) -> None:

@@ -71,6 +71,15 @@ def test_wal_skip_serializing_optional_fields() -> None:
 # -- beyond the original ------------------------------------------------------------------
 
 
+def test_limit_zero_reads_nothing(journal: JobJournal) -> None:
+    journal.append(event("j"))
+    assert journal.events(limit=0) == []  # was refused
+    assert journal.events(since=0, limit=0) == []
+    assert journal.tail(0) == []
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        journal.events(limit=-1)
+
+
 def test_the_journal_assigns_seq(journal: JobJournal) -> None:
     assert journal.append(event("a", seq=77)) == 0
     assert journal.append(event("b")) == 1

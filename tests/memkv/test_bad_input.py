@@ -57,7 +57,6 @@ CASES: dict[str, Case] = {
     "list type= not a type": (memkv.InvalidArgument, "type=", lambda m: m.list(type={"x": 1})),
     "type= an empty str": (memkv.InvalidArgument, "type=''", lambda m: m.get("text", type="")),
     "type= a str with NUL": (memkv.InvalidArgument, "type=", lambda m: m.get("text", type="a\0")),
-    "zero limit": (memkv.InvalidArgument, "limit", lambda m: m.list(limit=0)),
     "negative limit": (memkv.InvalidArgument, "limit", lambda m: m.list("core", limit=-5)),
     "string limit": (memkv.InvalidArgument, "'10'", lambda m: m.list(limit="10")),  # type: ignore[arg-type]
     "bool limit": (memkv.InvalidArgument, "True", lambda m: m.list(limit=True)),

@@ -103,7 +103,7 @@ def test_bad_arguments(memory: memkv.Memory) -> None:
     log: memkv.SequenceLog[int] = memkv.SequenceLog(memory, "jobs")
     for bad in (
         lambda: log.tail(-1),
-        lambda: log.read(limit=0),
+        lambda: log.read(limit=-1),
         lambda: log.read(since="3"),  # type: ignore[arg-type]
         lambda: log.trim_through(1.5),  # type: ignore[arg-type]
         lambda: log.trim_older_than(datetime(2030, 1, 1)),  # naive: was a TypeError

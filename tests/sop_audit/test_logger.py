@@ -12,6 +12,7 @@ import memkv
 from sop_audit import (
     SopAuditEventKind,
     SopAuditLogger,
+    SopRunPage,
     SopRunStatus,
     SopStepStatus,
 )
@@ -231,6 +232,12 @@ def test_find_runs_by_status_and_name_with_pages(logger: SopAuditLogger) -> None
     assert len(collect(status=SopRunStatus.FAILED)) == 11
     with pytest.raises(memkv.InvalidCursor):
         logger.find_runs(cursor="garbage")
+    assert logger.find_runs(limit=0) == SopRunPage(runs=[], next_cursor=None)  # was refused
+    assert logger.find_runs(limit=0, status=SopRunStatus.FAILED).runs == []
+    with pytest.raises(memkv.InvalidCursor):  # limit=0 still checks the cursor
+        logger.find_runs(limit=0, cursor="garbage")
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        logger.find_runs(limit=-1)
 
 
 def test_corrupt_run_is_reported_never_absent(
