@@ -32,6 +32,7 @@ class OpenOptions(TypedDict, total=False):
     readonly: bool
     map_size: int
     max_map_size: int
+    lock: bool
     schema: str
     pool_size: int
     connect_timeout: float
@@ -55,6 +56,7 @@ def _lmdb(location: str, options: LmdbOptions) -> Backend:
         max_map_size=options.max_map_size,
         durability=options.durability,
         readonly=options.readonly,
+        lock=options.lock,
     )
 
 
@@ -110,7 +112,9 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
 
     Options, each kind its own (`memkv.Options` for all; `memkv.LmdbOptions`,
     `memkv.PostgresOptions`): ``durability`` (`Durability`), ``cache_size`` and
-    ``readonly``; for LMDB ``map_size`` and ``max_map_size``; for PostgreSQL (the
+    ``readonly``; for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
+    ``readonly=True``: read a store whose lock file cannot be written, with no
+    coordination with a process writing it meanwhile); for PostgreSQL (the
     ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,
     ``statement_timeout`` and ``max_retries``.
 

@@ -43,6 +43,7 @@ class _SharedEnvironments:
         max_map_size: int,
         durability: Durability,
         readonly: bool,
+        lock: bool,
     ) -> Environment:
         """The environment of ``directory``, opened if no handle uses it yet; one
         more handle uses it.
@@ -61,12 +62,17 @@ class _SharedEnvironments:
                     max_map_size=max_map_size,
                     durability=durability,
                     readonly=readonly,
+                    lock=lock,
                 )
                 self._open[identity] = environment
                 self._live.add(environment)
             else:
                 _check_compatible(
-                    environment, durability=durability, readonly=readonly, max_map_size=max_map_size
+                    environment,
+                    durability=durability,
+                    readonly=readonly,
+                    max_map_size=max_map_size,
+                    lock=lock,
                 )
             environment.handles += 1
         return environment
@@ -107,8 +113,8 @@ class LmdbBackend(Backend):
 
     Raises:
         InvalidArgument: ``path`` is not a path, or is empty (see
-            `memkv.options.check_location`); options that conflict with those of a
-            handle already open on the directory.
+            `memkv.options.check_location`); ``lock=False`` without ``readonly``;
+            options that conflict with those of a handle already open on the directory.
         StoreUnavailable: the directory cannot hold or does not hold a memkv store.
     """
 
@@ -122,7 +128,10 @@ class LmdbBackend(Backend):
         max_map_size: int,
         durability: Durability,
         readonly: bool,
+        lock: bool = True,
     ) -> None:
+        if not lock and not readonly:
+            raise InvalidArgument("lock=False is for read-only inspection: it needs readonly=True")
         path = Path(os.path.expanduser(check_location(path)))
         self.location = str(path)
         self.readonly = readonly
@@ -134,6 +143,7 @@ class LmdbBackend(Backend):
             max_map_size=max_map_size,
             durability=durability,
             readonly=readonly,
+            lock=lock,
         )
 
     @property
@@ -210,7 +220,12 @@ def _identity(directory: Path) -> tuple[int, int]:
 
 
 def _check_compatible(
-    environment: Environment, *, durability: Durability, readonly: bool, max_map_size: int
+    environment: Environment,
+    *,
+    durability: Durability,
+    readonly: bool,
+    max_map_size: int,
+    lock: bool,
 ) -> None:
     conflicts = []
     if environment.durability is not durability:
@@ -219,6 +234,8 @@ def _check_compatible(
         conflicts.append("readonly=True")
     if environment.max_map_size != max_map_size:
         conflicts.append(f"max_map_size={environment.max_map_size}")
+    if environment.lock != lock:
+        conflicts.append(f"lock={environment.lock}")
     if conflicts:
         raise InvalidArgument(
             f"the store at {environment.path} is already open in this process with "
