@@ -74,9 +74,11 @@ def names() -> st.SearchStrategy[str]:
     """Valid category and session names: 1 to `MAX_NAME_BYTES` bytes, no NUL."""
     return st.one_of(
         st.sampled_from([CORE, DAILY, CONVERSATION]),
-        st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=16),
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=16),
         st.text(
-            st.characters(exclude_characters="\x00"), min_size=1, max_size=MAX_NAME_BYTES
+            st.characters(codec="utf-8", exclude_characters="\x00"),
+            min_size=1,
+            max_size=MAX_NAME_BYTES,
         ).filter(_utf8_at_most(MAX_NAME_BYTES)),
     )
 
