@@ -10,7 +10,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from types import CoroutineType, FunctionType, GeneratorType, MethodType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 from memkv.backends.base import EngineSignal, Outcome, WriteTxn
 from memkv.cache import CachedValue
@@ -79,7 +79,7 @@ def check_runs_now(fn: object, role: str = "a transaction function") -> None:
         SYNC_CALLABLE_TYPES.add(kind)
 
 
-def _refuse(fn: object, role: str) -> None:
+def _refuse(fn: object, role: str) -> NoReturn:
     raise InvalidArgument(
         f"{role} must be a plain function, run to the end when called: {fn!r:.100} is an "
         "async def (or a generator), whose body would not run, so nothing would be "
