@@ -8,6 +8,7 @@ import msgspec
 
 import memkv
 from audit_outbox.types import AuditEntry
+from memkv.entry import check_instance
 
 DEFAULT_CAPACITY = 10_000
 
@@ -51,6 +52,10 @@ class EventBuffer:
         except ValueError:
             valid = ", ".join(w.value for w in WhenFull)
             raise memkv.InvalidArgument(f"when_full {when_full!r} is not one of: {valid}") from None
+        if not isinstance(name, str):
+            raise memkv.InvalidArgument(
+                f"a buffer name must be a str, not {type(name).__name__}: {name!r:.80}"
+            )
         self.memory = memory
         self.capacity = capacity
         self.log: memkv.SequenceLog[AuditEntry] = memkv.SequenceLog(
@@ -58,10 +63,18 @@ class EventBuffer:
         )
 
     def enqueue(self, entry: AuditEntry) -> Enqueued:
-        """Append ``entry`` durably, unless the buffer is full (see `WhenFull`)."""
+        """Append ``entry`` durably, unless the buffer is full (see `WhenFull`).
+
+        Raises:
+            memkv.InvalidArgument: ``entry`` is not an `AuditEntry`.
+            memkv.InvalidContent: a field holds another type than it declares.
+        """
+        check_instance(entry, AuditEntry, "an audit entry")
         return self.memory.transact(lambda tx: self.enqueue_in(tx, entry))
 
     def enqueue_in(self, tx: memkv.Transaction, entry: AuditEntry) -> Enqueued:
+        """`enqueue` inside ``tx``."""
+        check_instance(entry, AuditEntry, "an audit entry")
         if self.log.length_of(tx) < self.capacity:
             self.log.append_in(tx, entry)
             return Enqueued(accepted=True, dropped=0)

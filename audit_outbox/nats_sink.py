@@ -4,7 +4,8 @@ An entry counts as delivered only once JetStream acknowledged storing it. Each
 message carries the entry's identity as ``Nats-Msg-Id``, so a re-send after a lost
 acknowledgement is de-duplicated by the server (within the stream's duplicate
 window, two minutes by default). While the connection is down, `emit` fails at once
-(the publisher buffers) and the client keeps reconnecting in the background.
+(the publisher buffers) and the client keeps reconnecting in the background; so does
+`connect` when the server is down at first (it returns after the first attempt).
 
 Settings come from the arguments, else the environment, else the defaults:
 
@@ -60,65 +61,111 @@ class NatsAuditSink:
         self.connect_timeout = connect_timeout
         self.reconnect_wait = reconnect_wait
         self.connect_options = connect_options
-        self._client: Any = None
+        self._client: Any = None  # once connected
+        self._connecting: Any = None  # the client while it tries to connect
         self._jetstream: Any = None
         self._connector: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()  # set once the first attempt is over
         self._stream_ready = False
+        self._closing = False  # a disconnection now is ours: nothing to warn of
 
     async def connect(self) -> None:
-        """Connect now if the server answers; otherwise keep trying in the background
-        (until `close`). `emit` fails fast until a connection is up."""
-        if not await self._try_connect() and self._connector is None:
-            self._connector = asyncio.get_running_loop().create_task(self._keep_connecting())
+        """Start connecting, and return once connected or once the first attempt
+        failed (at most ``connect_timeout`` seconds): if the server is down, the sink
+        keeps trying in the background (every ``reconnect_wait`` seconds, until
+        `close`), logging why the first attempt failed, and `emit` fails fast until a
+        connection is up. Calling it again while it is trying does nothing more.
 
-    async def _try_connect(self) -> bool:
-        import nats  # noqa: PLC0415 - optional dependency: the "nats" extra
+        Raises:
+            AuditSinkError: the settings cannot work at all (a malformed server URL,
+                say); nothing keeps trying.
+        """
+        from nats.aio.client import Client  # noqa: PLC0415 - optional: the "nats" extra
+
+        if self._client is not None:  # connected: nats-py reconnects by itself
+            return
+        if self._connector is None or self._connector.done():
+            self._first_attempt = asyncio.Event()
+            self._connector = asyncio.get_running_loop().create_task(self._connect(Client()))
+        attempt = asyncio.ensure_future(self._first_attempt.wait())
+        try:
+            await asyncio.wait(
+                (self._connector, attempt),
+                timeout=self.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            attempt.cancel()
+        if self._connector.done() and not self._connector.cancelled():
+            failure = self._connector.exception()
+            if failure is not None:
+                self._connector = None
+                raise AuditSinkError(
+                    f"cannot connect to NATS at {self.servers}: {_reason(failure)}"
+                ) from failure
+
+    async def _connect(self, client: Any) -> None:
+        """Connect ``client``, retrying for ever while no server answers (nats-py's own
+        loop, with unlimited reconnects), then make sure the stream exists."""
+        self._connecting = client
+        failures = 0
 
         async def on_error(exc: Exception) -> None:
-            log.debug("NATS: %s", exc)
+            nonlocal failures
+            if self._client is not None:  # connected once: nats-py reconnects by itself
+                log.debug("NATS: %s", _reason(exc))
+                return
+            failures += 1
+            if failures == 1:
+                log.warning(
+                    "NATS: cannot connect to %s (%s); will keep trying in the background",
+                    self.servers,
+                    _reason(exc),
+                )
+            else:
+                log.debug("NATS: connection attempt %d failed: %s", failures, _reason(exc))
+            self._first_attempt.set()
 
         async def on_disconnect() -> None:
-            log.warning("NATS: disconnected from %s; audit entries will be buffered", self.servers)
+            if not self._closing:
+                log.warning(
+                    "NATS: disconnected from %s; audit entries will be buffered", self.servers
+                )
 
         async def on_reconnect() -> None:
             log.info("NATS: reconnected")
             self._stream_ready = False  # a restarted server may have lost the stream
 
-        connecting = nats.connect(
-            self.servers,
-            connect_timeout=self.connect_timeout,
-            max_reconnect_attempts=-1,  # once connected, reconnect for ever
-            reconnect_time_wait=self.reconnect_wait,
-            error_cb=on_error,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-            **self.connect_options,
-        )
         try:
-            # With unlimited reconnects, nats-py's first connect also retries for ever
-            # while no server answers: bound it, and retry in the background instead.
-            self._client = await asyncio.wait_for(connecting, timeout=2 * self.connect_timeout)
-        except Exception as exc:
-            log.warning("NATS: cannot connect to %s (%s); will retry", self.servers, exc)
-            return False
-        self._jetstream = self._client.jetstream()
+            await client.connect(
+                self.servers,
+                connect_timeout=self.connect_timeout,
+                max_reconnect_attempts=-1,  # never give up, first connection included
+                reconnect_time_wait=self.reconnect_wait,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                **self.connect_options,
+            )
+        finally:
+            self._first_attempt.set()
+        if failures:
+            log.info("NATS: connected to %s after %d failed attempts", self.servers, failures)
+        self._client = client
+        self._connecting = None
+        self._jetstream = client.jetstream()
         await self._ensure_stream()
-        return True
-
-    async def _keep_connecting(self) -> None:
-        while self._client is None:
-            await asyncio.sleep(self.reconnect_wait)
-            await self._try_connect()
 
     async def _ensure_stream(self) -> None:
         from nats.js.errors import NotFoundError  # noqa: PLC0415 - optional dependency
 
         try:
-            await self._jetstream.stream_info(self.stream)
-        except NotFoundError:
-            await self._jetstream.add_stream(name=self.stream, subjects=[self.subject])
-        except Exception as exc:
-            log.debug("NATS: cannot check stream %s: %s", self.stream, exc)
+            try:
+                await self._jetstream.stream_info(self.stream)
+            except NotFoundError:
+                await self._jetstream.add_stream(name=self.stream, subjects=[self.subject])
+        except Exception as exc:  # emit tries again
+            log.warning("NATS: cannot check or create stream %s: %s", self.stream, _reason(exc))
             return
         self._stream_ready = True
 
@@ -147,13 +194,22 @@ class NatsAuditSink:
             raise AuditSinkError(f"JetStream did not acknowledge entry {entry.seq}: {exc}") from exc
 
     async def close(self) -> None:
-        """Stop reconnecting and close the connection."""
+        """Stop connecting or reconnecting, and close the connection."""
+        self._closing = True
         if self._connector is not None:
             self._connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # told by connect
                 await self._connector
             self._connector = None
-        if self._client is not None:
-            with contextlib.suppress(Exception):  # closing a dead connection may fail
-                await self._client.close()
-            self._client = None
+        for client in (self._connecting, self._client):
+            if client is not None:
+                with contextlib.suppress(Exception):  # closing a dead connection may fail
+                    await client.close()
+        self._connecting = self._client = None
+        self._closing = False
+
+
+def _reason(exc: BaseException) -> str:
+    """Why ``exc`` happened, never empty (a TimeoutError's text is)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

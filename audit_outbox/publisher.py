@@ -21,6 +21,7 @@ from audit_outbox.metrics import PublisherCounters
 from audit_outbox.sink import AuditSink
 from audit_outbox.types import AuditEntry
 from memkv.aio import AsyncMemory
+from memkv.entry import check_instance
 
 log = logging.getLogger("audit_outbox")
 
@@ -55,8 +56,15 @@ class AuditPublisher:
         self._wake = asyncio.Event()  # set when events are buffered: nudges the flush loop
 
     async def publish(self, entry: AuditEntry) -> None:
-        """Deliver ``entry`` to the sink, or buffer it; never raises (but for the
-        caller's own cancellation). Each outcome bumps its counter."""
+        """Deliver ``entry`` to the sink, or buffer it; never raises, but for the
+        caller's own cancellation and a caller's mistake. Each outcome bumps its
+        counter.
+
+        Raises:
+            memkv.InvalidArgument: ``entry`` is not an `AuditEntry` (a dict would
+                otherwise reach the sink as it is).
+        """
+        check_instance(entry, AuditEntry, "an audit entry")
         try:
             if self._flushing or not self.buffer.is_empty():
                 await self._to_buffer(entry)  # behind the backlog

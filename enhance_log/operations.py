@@ -18,6 +18,7 @@ from enhance_log.keys import (
     timeline_prefix,
 )
 from enhance_log.types import EnhanceLogEntry, EnhanceLogPage
+from memkv.entry import check_record
 from memkv.keys import decode_cursor, encode_cursor, pack, unpack
 from memkv.query import check_limit
 
@@ -30,7 +31,10 @@ def append(tx: memkv.Transaction, entry: EnhanceLogEntry) -> None:
     Raises:
         EnhanceLogConflict: the issue_id is already in the log (nothing changes).
         InvalidEnhanceLogEntry: the ids do not fit a key.
+        memkv.InvalidArgument: ``entry`` is not an `EnhanceLogEntry`.
+        memkv.InvalidContent: a field holds another type than it declares.
     """
+    check_record(entry, EnhanceLogEntry, "an enhance log entry")
     seq = tx.count(ENTRIES)  # appends so far: nothing is ever removed
     key = entry_key(entry.blueprint_id, entry.ts_ms, seq)
     try:
@@ -103,6 +107,8 @@ def _positioned(
     ``cursor``, and the cursor of the next page (``None`` after the last)."""
     check_limit(limit)
     after = None if cursor is None else prefix + pack(decode_cursor(cursor, _POSITION))
+    if limit == 0:  # nothing read: no page to follow either
+        return [], None
     fetch = None if limit is None else limit + 1  # one more: is there a next page?
     found = view.list(prefix=prefix, after=after, limit=fetch, reverse=reverse, type=content_type)
     if limit is None or len(found) <= limit:

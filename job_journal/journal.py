@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import time
@@ -34,9 +35,13 @@ class JobJournal:
     def __init__(
         self, memory: memkv.Memory, name: str = DEFAULT_NAME, *, max_events: int | None = None
     ) -> None:
-        if max_events is not None and (not isinstance(max_events, int) or max_events < 1):
+        if max_events is not None and (not _is_int(max_events) or max_events < 1):
             raise memkv.InvalidArgument(
                 f"max_events must be an integer >= 1 or None, not {max_events!r}"
+            )
+        if not isinstance(name, str):
+            raise memkv.InvalidArgument(
+                f"a journal name must be a str, not {type(name).__name__}: {name!r:.80}"
             )
         self.memory = memory.internal  # its records are not among the user's memories
         adopt(memory, *HOLDINGS)  # records an older memkv kept among them
@@ -48,7 +53,13 @@ class JobJournal:
 
     def append(self, event: WalEvent) -> int:
         """Append ``event`` durably; return the ``seq`` the journal gave it (the event's
-        own ``seq``, if set, is replaced)."""
+        own ``seq``, if set, is replaced).
+
+        Raises:
+            memkv.InvalidArgument: ``event`` is not a `WalEvent` (or a bad job id).
+            memkv.InvalidContent: a field holds another type than it declares (a
+                float ``ts``, say); nothing is appended.
+        """
         return self.memory.transact(
             lambda tx: operations.append(tx, self.log, self.name, event, self.max_events)
         )
@@ -76,7 +87,16 @@ class JobJournal:
     def cleanup(self, max_age_secs: int, *, now: int | None = None) -> int:
         """Remove events whose ``ts`` is more than ``max_age_secs`` old, from the oldest
         on (stopping at the first newer one: the journal is a prefix-trimmed log).
-        Events appended while it runs are never touched. Returns how many it removed."""
+        Events appended while it runs are never touched. Returns how many it removed.
+
+        Raises:
+            memkv.InvalidArgument: ``max_age_secs`` or ``now`` is not an int.
+        """
+        if not _is_int(max_age_secs) or not (now is None or _is_int(now)):
+            raise memkv.InvalidArgument(
+                f"max_age_secs and now must be ints (now may be None), "
+                f"not {max_age_secs!r:.40} and {now!r:.40}"
+            )
         cutoff = (int(time.time()) if now is None else now) - max_age_secs
         return self.log.trim_while(
             lambda record: record.record.event.ts < cutoff, operations.forget_pointer(self.name)
@@ -84,7 +104,7 @@ class JobJournal:
 
     def rotate(self, max_events: int) -> int:
         """Keep only the newest ``max_events`` events; return how many were removed."""
-        if not isinstance(max_events, int) or max_events < 0:
+        if not _is_int(max_events) or max_events < 0:
             raise memkv.InvalidArgument(f"max_events must be an integer >= 0, not {max_events!r}")
         last = self.log.last_seq()
         if last is None:
@@ -110,10 +130,27 @@ class JobJournal:
 
     def export_jsonl(self, path: str | os.PathLike[str]) -> int:
         """Write every event as one JSON object per line (runtimo's format), to a
-        temporary file that is flushed and renamed over ``path``. Returns the count."""
-        target = Path(path)
+        temporary file that is flushed and renamed over ``path`` (replacing a file
+        there). Returns the count.
+
+        Raises:
+            memkv.InvalidArgument: ``path`` is not a path, is empty, or is a directory.
+            memkv.StorageFull: the disk is full.
+            memkv.StoreUnavailable: the file cannot be written (its directory is
+                missing or not writable, say); nothing is left half-written at ``path``.
+        """
+        target = _file_path(path)
+        if target.is_dir():
+            raise memkv.InvalidArgument(
+                f"cannot export the journal to {target}: it is a directory; name a file"
+            )
         events = self.events()
-        fd, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+        try:
+            fd, temporary = tempfile.mkstemp(
+                prefix=target.name + ".", suffix=".tmp", dir=target.parent
+            )
+        except OSError as exc:
+            raise _write_error(target, exc) from exc
         try:
             with os.fdopen(fd, "wb") as out:
                 for event in events:
@@ -121,8 +158,10 @@ class JobJournal:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as exc:
             Path(temporary).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _write_error(target, exc) from exc
             raise
         return len(events)
 
@@ -132,10 +171,11 @@ class JobJournal:
         dropped; a last line cut short is reported as such; the rest is imported.
 
         Raises:
-            memkv.StoreUnavailable: the file cannot be read.
+            memkv.InvalidArgument: ``path`` is not a path, or is empty.
+            memkv.StoreUnavailable: the file cannot be read (absent, a directory...).
         """
         try:
-            data = Path(path).read_bytes()
+            data = _file_path(path).read_bytes()
         except OSError as exc:
             raise memkv.StoreUnavailable(f"cannot read journal file {path}: {exc}") from exc
         lines = data.split(b"\n")
@@ -176,3 +216,28 @@ class JobJournal:
 
     def __repr__(self) -> str:
         return f"<JobJournal {self.log.name!r} on {self.memory!r}>"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _file_path(path: object) -> Path:
+    """``path`` as a `Path` (``~`` expanded).
+
+    Raises:
+        memkv.InvalidArgument: not a str or os.PathLike of one, or empty (which would
+            name the current directory).
+    """
+    name = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if not isinstance(name, str) or not name.strip():
+        raise memkv.InvalidArgument(
+            f"a journal file path must be a non-empty str or os.PathLike, not {path!r:.80}"
+        )
+    return Path(name).expanduser()
+
+
+def _write_error(path: Path, exc: OSError) -> memkv.MemkvError:
+    if exc.errno == errno.ENOSPC:
+        return memkv.StorageFull(f"cannot export the journal to {path}: the disk is full")
+    return memkv.StoreUnavailable(f"cannot export the journal to {path}: {exc}")

@@ -9,6 +9,7 @@ from typing import Final
 import memkv
 from job_journal.keys import LAST_CATEGORY, last_key
 from job_journal.types import JobState, JournalRecord, WalEvent
+from memkv.entry import check_instance
 
 Log = memkv.SequenceLog[JournalRecord]
 _JOB_ID_MAX: Final = 200  # bytes: the pointer key must fit memkv.MAX_KEY_BYTES
@@ -28,7 +29,13 @@ def append(
     tx: memkv.Transaction, log: Log, journal: str, event: WalEvent, max_events: int | None
 ) -> int:
     """Append ``event`` under the next number (its ``seq`` is set to it), chained to
-    its job's previous event, and keep at most ``max_events`` (the newest)."""
+    its job's previous event, and keep at most ``max_events`` (the newest).
+
+    Raises:
+        memkv.InvalidArgument: ``event`` is not a `WalEvent`, or a bad job id.
+        memkv.InvalidContent: a field of ``event`` holds another type than it declares.
+    """
+    check_instance(event, WalEvent, "a journal event")
     check_job_id(event.job_id)
     pointer = last_key(journal, event.job_id)
     found = tx.get(pointer, type=int)

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from memkv.backends import Backend, InMemoryBackend, LmdbBackend
 from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
@@ -39,6 +41,24 @@ from memkv.memory import Memory, Reader, Transaction
 from memkv.opening import IN_MEMORY, OpenOptions, is_postgres_url, open  # noqa: A004
 from memkv.options import Durability, Options
 from memkv.seqlog import SeqRecord, SequenceLog
+
+
+@functools.cache
+def _version() -> str:
+    from importlib import metadata  # noqa: PLC0415 - a third of memkv's import time: on use
+
+    try:
+        return metadata.version("memkv")
+    except metadata.PackageNotFoundError:  # a source tree that is not installed
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    """``memkv.__version__``: the installed distribution's version, read on first use."""
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module 'memkv' has no attribute {name!r}")
+
 
 __all__ = [
     "CONVERSATION",

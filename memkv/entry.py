@@ -30,6 +30,7 @@ CONVERSATION: Final = "conversation"
 """Conversation context (``MemoryCategory::Conversation``)."""
 
 ContentT = TypeVar("ContentT")
+RecordT = TypeVar("RecordT")
 
 
 class MemoryEntry(msgspec.Struct, Generic[ContentT], frozen=True, kw_only=True, omit_defaults=True):
@@ -60,6 +61,10 @@ class EntryHeader(msgspec.Struct, frozen=True):
 
 
 _encoder: Final = msgspec.msgpack.Encoder()
+# What encoding raises for content it cannot take: an unsupported type (TypeError), an
+# int out of range (OverflowError), a container that holds itself (RecursionError);
+# msgspec.EncodeError is a ValueError.
+_ENCODE_ERRORS: Final = (TypeError, ValueError, OverflowError, RecursionError)
 _entry_decoder: Final = msgspec.msgpack.Decoder(MemoryEntry)
 decode_record: Final = _entry_decoder.decode
 """A record to its `MemoryEntry`, unchecked (`decode_entry` checks and names the key)."""
@@ -111,7 +116,7 @@ def encode_entry(entry: MemoryEntry[Any]) -> bytes:
     """
     try:
         return _encoder.encode(entry)
-    except (TypeError, ValueError, OverflowError) as exc:  # msgspec.EncodeError is a ValueError
+    except _ENCODE_ERRORS as exc:
         raise InvalidContent(
             f"content for key {entry.key!r} cannot be encoded "
             f"({type(entry.content).__name__}): {exc}"
@@ -211,13 +216,66 @@ def entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]
     """
     try:
         return _cached_entry_decoder(content_type)
-    except TypeError as exc:  # unhashable, or not a type msgspec supports
-        raise InvalidArgument(f"type={content_type!r} is not a type msgspec can decode") from exc
+    except Exception as exc:  # unhashable, unsupported, a str msgspec cannot resolve...
+        raise InvalidArgument(
+            f"type={content_type!r:.80} is not a type msgspec can decode ({exc})"
+        ) from exc
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_entry_decoder(content_type: Any) -> msgspec.msgpack.Decoder[MemoryEntry[Any]]:
     return msgspec.msgpack.Decoder(MemoryEntry[content_type])
+
+
+def check_instance(value: object, record_type: type[RecordT], what: str) -> RecordT:
+    """``value``, if it is a ``record_type`` (a Struct); for the write operations of
+    the domain packages, which read its fields.
+
+    Raises:
+        InvalidArgument: it is not (a dict, say: the message says how to make one);
+            ``what`` names the argument.
+    """
+    if isinstance(value, record_type):
+        return value
+    name = record_type.__name__
+    hint = f"; make one with {name}(**fields)" if isinstance(value, dict) else ""
+    raise InvalidArgument(
+        f"{what} must be of type {name}, not {type(value).__name__}: {value!r:.100}{hint}"
+    )
+
+
+def check_fits(value: RecordT, content_type: Any, what: str) -> RecordT:
+    """``value``, if it reads back as ``content_type`` once stored. msgspec checks
+    field types when it decodes, not when a Struct is made: a Struct holding a float
+    where it declares an int would be stored, and then every read of it (and of a list
+    holding it) would fail as corrupt. Costs an encode and a decode.
+
+    Raises:
+        InvalidContent: it would not read back (naming the field), or cannot be
+            encoded at all; ``what`` names it.
+    """
+    try:
+        _cached_decoder(content_type).decode(_encoder.encode(value))
+    except _ENCODE_ERRORS as exc:  # msgspec.ValidationError is a ValueError too
+        raise InvalidContent(
+            f"{what} would not read back as {_type_name(content_type)}, so it is not stored: {exc}"
+        ) from exc
+    return value
+
+
+def check_record(value: object, record_type: type[RecordT], what: str) -> RecordT:
+    """`check_instance`, then `check_fits`: ``value`` is a ``record_type`` whose
+    fields hold what they declare.
+
+    Raises:
+        InvalidArgument, InvalidContent: as those.
+    """
+    return check_fits(check_instance(value, record_type, what), record_type, what)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_decoder(content_type: Any) -> msgspec.msgpack.Decoder[Any]:
+    return msgspec.msgpack.Decoder(content_type)
 
 
 def coerce_member(record: msgspec.Struct, field: str, kind: type[enum.StrEnum]) -> None:

@@ -75,7 +75,8 @@ class NestedTransaction(MemkvError):
 
 
 class TransactionClosed(StoreClosed):
-    """A transaction's ``tx`` was used after its function returned."""
+    """A transaction's ``tx``, or a snapshot's view, was used after its function
+    returned."""
 
 
 class ReadOnlyStore(MemkvError):

@@ -6,6 +6,11 @@ commit is under way queue up; the next commit takes all of them (up to
 that one that raises rolls back alone while the others commit. Each caller resumes
 only once the commit that holds its write is durable.
 
+A function that raises a BaseException (SystemExit, KeyboardInterrupt) fails alone
+too, and its caller gets it. One exception: a KeyboardInterrupt raised in the main
+thread while it runs another thread's function is a Ctrl-C, and belongs to the main
+thread; that function's caller gets a `BackendError` caused by it.
+
 A group is committed, then made durable (the backend's last flush, see
 `memkv.Durability.flushes_after_commit`). Leadership passes on between the two, so
 that the next group commits while the last one is being flushed.
@@ -44,10 +49,13 @@ MakeDurable = Callable[[Any], None]
 class Pending:
     """One queued transaction function and, once committed, its outcome."""
 
-    __slots__ = ("done", "fn", "lead", "on_done", "outcome")
+    __slots__ = ("done", "fn", "lead", "on_done", "outcome", "thread")
 
-    def __init__(self, fn: TransactionFunction, on_done: WriterCallback | None) -> None:
+    def __init__(
+        self, fn: TransactionFunction, on_done: WriterCallback | None, thread: int | None = None
+    ) -> None:
         self.fn = fn
+        self.thread = thread  # the thread waiting for it (None: called back)
         self.on_done = on_done  # asyncio callers are called back; threads wait on `done`
         self.done: threading.Event | None = None  # made only for a thread that waits
         self.outcome: Outcome | None = None  # set at commit; told once durable
@@ -78,6 +86,12 @@ class _Batch:
         self.group = group
         self.token = token
         self.interrupt = interrupt  # a KeyboardInterrupt, say, in the committing thread
+
+
+def _interrupted(exc: BaseException) -> BackendError:
+    failed = BackendError(f"the commit was interrupted ({exc!r}) in the thread making it")
+    failed.__cause__ = exc
+    return failed
 
 
 class GroupCommitter(forking.ChildForkHook):
@@ -120,11 +134,12 @@ class GroupCommitter(forking.ChildForkHook):
             NestedTransaction: called from inside a transaction function.
             StoreClosed: the committer is closed.
         """
-        if self._leader_thread == threading.get_ident():
+        thread = threading.get_ident()
+        if self._leader_thread == thread:
             raise NestedTransaction(
                 "a transaction function started another transaction; use its tx instead"
             )
-        pending = Pending(fn, None)
+        pending = Pending(fn, None, thread)
         with self._lock:
             self._check_open()
             self._queue.append(pending)
@@ -194,20 +209,27 @@ class GroupCommitter(forking.ChildForkHook):
         if not group:  # all withdrawn
             return _Batch(group, None, None)
         token = interrupt = None
-        self._leader_thread = threading.get_ident()
+        thread = self._leader_thread = threading.get_ident()
         try:
             outcomes, token = self._commit_group([pending.fn for pending in group])
         except Exception as exc:
             outcomes = [(False, exc)] * len(group)
         except BaseException as exc:
-            failed = BackendError("the commit was interrupted in the thread making it")
-            failed.__cause__ = exc
-            outcomes = [(False, failed)] * len(group)
+            outcomes = [(False, _interrupted(exc))] * len(group)
             interrupt = exc
         finally:
             self._leader_thread = None
+        main = thread == threading.main_thread().ident
         for pending, outcome in zip(group, outcomes, strict=True):
             pending.outcome = outcome
+            if main and not outcome[0] and pending.thread != thread:
+                value = outcome[1]
+                if isinstance(value, KeyboardInterrupt):
+                    # Ctrl-C lands in the main thread, whatever function it was running:
+                    # the interrupt is this thread's; that function's caller learns why
+                    # it failed. (Anything else a function raises is its caller's.)
+                    interrupt = interrupt or value
+                    pending.outcome = (False, _interrupted(value))
         return _Batch(group, token, interrupt)
 
     def _finish(self, batch: _Batch) -> None:

@@ -90,8 +90,10 @@ def unpack(key: str) -> tuple[KeyPart, ...]:
     """Decode a key made by `pack` back into its tuple.
 
     Raises:
-        InvalidKey: ``key`` is not the output of `pack`.
+        InvalidKey: ``key`` is not the output of `pack` (not even a str).
     """
+    if not isinstance(key, str):
+        raise InvalidKey(f"a packed key is a str, not {type(key).__name__}: {key!r:.80}")
     parts: list[KeyPart] = []
     position = 0
     while position < len(key):

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import FunctionType
+from typing import Any, Final, NoReturn, TypeVar
 
 from memkv import layout
-from memkv.backends.base import Backend, Outcome, Table
+from memkv.backends.base import Backend, Outcome, ReadTxn, Table
 from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
 from memkv.entry import CORE, MemoryEntry
-from memkv.errors import StoreClosed
+from memkv.errors import StoreClosed, TransactionClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
-from memkv.runs import GroupRun, PreparedStore, run_alone
+from memkv.runs import (
+    DEFERRED_BODY,
+    PLAIN_RESULT_TYPES,
+    SYNC_CALLABLE_TYPES,
+    GroupRun,
+    PreparedStore,
+    check_result,
+    check_runs_now,
+    outcome,
+    run_alone,
+)
 from memkv.verify import repair_store, verify_snapshot
 from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
 
@@ -132,12 +143,19 @@ class Memory(ReadOperations):
         waited (possibly run by another thread): it sees their writes, made before
         its own, and returns once the group is durable.
 
+        ``fn`` must be a plain function: an ``async def`` (whose body would not run)
+        is refused before anything runs, and a function that returns an awaitable
+        fails (its transaction rolled back, a coroutine closed).
+
         Raises:
-            Whatever ``fn`` raises; StoreClosed, ReadOnlyStore, NestedTransaction,
-            StorageFull, BackendError.
+            Whatever ``fn`` raises; InvalidArgument (``fn`` is async: see
+            `memkv.runs.check_runs_now`), StoreClosed, ReadOnlyStore,
+            NestedTransaction, StorageFull, BackendError.
         """
         self._check_open()
         self._backend.check_writable()
+        if type(fn) not in SYNC_CALLABLE_TYPES:
+            check_runs_now(fn)
         return self._committer.run(fn)  # type: ignore[no-any-return]
 
     def submit(self, fn: Callable[[Transaction], Any], on_done: WriterCallback) -> Pending:
@@ -146,10 +164,13 @@ class Memory(ReadOperations):
         once the commit holding it is durable. `memkv.aio` is built on this.
 
         Raises (at once):
-            StoreClosed, ReadOnlyStore, NestedTransaction.
+            InvalidArgument (``fn`` is async, as in `transact`), StoreClosed,
+            ReadOnlyStore, NestedTransaction.
         """
         self._check_open()
         self._backend.check_writable()
+        if type(fn) not in SYNC_CALLABLE_TYPES:
+            check_runs_now(fn)
         return self._committer.submit(fn, on_done)
 
     def withdraw(self, pending: Pending) -> bool:
@@ -175,7 +196,7 @@ class Memory(ReadOperations):
                 written.update(wrote)
                 results.append((True, result))
             else:
-                results.append((False, value))
+                results.append(outcome(ok, value))
         if not written:
             return results, None
         if self._cache is not None:
@@ -190,8 +211,29 @@ class Memory(ReadOperations):
         meanwhile. ``fn`` may be called again (after a remap of the LMDB map, say),
         so it must only read. Reads never wait for writers. ``view`` is valid only
         inside ``fn``: return values, not the view.
+
+        Raises:
+            Whatever ``fn`` raises; TransactionClosed (``view`` used after ``fn``
+            returned), InvalidArgument (``fn`` is async, as in `transact`),
+            StoreClosed, BackendError.
         """
-        return self._read(fn, several_reads=True)
+        self._check_open()
+        if type(fn) is not FunctionType or fn.__code__.co_flags & DEFERRED_BODY:
+            check_runs_now(fn, "a snapshot function")
+
+        space = self._space
+
+        def run(txn: ReadTxn) -> R:
+            view = _SnapshotView(txn, space)
+            try:
+                result = fn(view)
+            finally:
+                view._end()  # see `_SnapshotView`
+            if type(result) not in PLAIN_RESULT_TYPES:
+                check_result(result, "a snapshot function")
+            return result
+
+        return self._backend.read(run, several_reads=True)
 
     # -- writes ----------------------------------------------------------------------
 
@@ -301,4 +343,69 @@ class InternalSpace(Memory):
 
 
 def _in_internal_space(fn: Callable[[Transaction], R]) -> Callable[[Transaction], R]:
+    """``fn`` run on the internal view of the transaction it is given (refused now
+    if it is async, as `Memory.transact` would)."""
+    if type(fn) not in SYNC_CALLABLE_TYPES:
+        check_runs_now(fn)
     return lambda tx: fn(tx.internal)
+
+
+class _SnapshotView(Reader):
+    """The view `Memory.snapshot` hands its function: ended when the function
+    returns (with its internal view), so that a view kept past its snapshot raises
+    `TransactionClosed` on every backend (rather than an engine error, or a read of
+    whatever the connection or transaction does next)."""
+
+    __slots__ = ("_other",)
+
+    def __init__(self, txn: ReadTxn, space: layout.Space) -> None:
+        super().__init__(txn, space)
+        self._other: _SnapshotView | None = None
+
+    @property
+    def internal(self) -> Reader:
+        if self._space == layout.INTERNAL_SPACE:
+            return self
+        if self._other is None:
+            self._other = _SnapshotView(self._txn, layout.INTERNAL_SPACE)
+        return self._other
+
+    def _end(self) -> None:
+        self._txn = _ENDED
+        if self._other is not None:
+            self._other._txn = _ENDED
+
+
+class _EndedSnapshot:
+    """The snapshot of an ended view: every read raises `TransactionClosed`."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _ended() -> NoReturn:
+        raise TransactionClosed(
+            "this snapshot has ended; use its view only inside the snapshot function "
+            "(return values from it, not the view)"
+        )
+
+    @property
+    def snapshot_id(self) -> int:
+        self._ended()
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        self._ended()
+
+    def scan(
+        self,
+        table: Table,
+        start: bytes,
+        stop: bytes | None,
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        keys_only: bool = False,
+    ) -> list[tuple[bytes, bytes]]:
+        self._ended()
+
+
+_ENDED: Final = _EndedSnapshot()

@@ -18,7 +18,7 @@ from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
 from memkv.errors import StoreUnavailable
 from memkv.memory import Memory
-from memkv.options import Durability, Options, resolve
+from memkv.options import Durability, Options, check_location, resolve
 
 IN_MEMORY: Final = ":memory:"
 
@@ -32,6 +32,7 @@ class OpenOptions(TypedDict, total=False):
     readonly: bool
     map_size: int
     max_map_size: int
+    lock: bool
     schema: str
     pool_size: int
     connect_timeout: float
@@ -55,6 +56,7 @@ def _lmdb(location: str, options: LmdbOptions) -> Backend:
         max_map_size=options.max_map_size,
         durability=options.durability,
         readonly=options.readonly,
+        lock=options.lock,
     )
 
 
@@ -110,18 +112,24 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
 
     Options, each kind its own (`memkv.Options` for all; `memkv.LmdbOptions`,
     `memkv.PostgresOptions`): ``durability`` (`Durability`), ``cache_size`` and
-    ``readonly``; for LMDB ``map_size`` and ``max_map_size``; for PostgreSQL (the
+    ``readonly``; for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
+    ``readonly=True``: read a store whose lock file cannot be written, with no
+    coordination with a process writing it meanwhile); for PostgreSQL (the
     ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,
     ``statement_timeout`` and ``max_retries``.
 
+    An LMDB path may start with ``~`` (expanded). Bytes paths are refused: decode
+    them with ``os.fsdecode``.
+
     Raises:
-        InvalidArgument: an unknown option, one for another kind of store, or a bad
-            value.
+        InvalidArgument: ``path`` is not a ``str`` or ``os.PathLike[str]``, is empty or
+            only whitespace (never taken for the current directory); an unknown
+            option, one for another kind of store, or a bad value.
         StoreUnavailable: the path cannot hold a store, or holds another format;
             `ServerUnavailable` (cannot reach the server) and `AccessDenied` (the
             server refused the credentials) are kinds of it.
     """
-    location = os.fspath(path)
+    location = check_location(path)
     kind = store_kind(location)
     others = {other.name: other.options for other in KINDS if other is not kind}
     checked = resolve(kind.options, options, store=kind.name, others=others)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, TypeVar
 
@@ -89,6 +90,40 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     # read cache keeps; 0 turns the cache off
     readonly: Annotated[bool, constraint("True or False")] = False  # True refuses writes
     # (ReadOnlyStore) and creates nothing
+
+
+def check_location(path: object) -> str:
+    """The text of a store location (``memkv.open``'s first argument): a ``str`` or an
+    ``os.PathLike`` of one, as given (``~`` is expanded by the LMDB backend only).
+
+    Bytes paths are refused rather than guessed at: a location may be a URL or
+    ``":memory:"``, which are text; decode a bytes path with ``os.fsdecode`` first.
+
+    Raises:
+        InvalidArgument: not a ``str`` or ``os.PathLike[str]`` (``None``, bytes, a
+            number...), empty or only whitespace (an unset environment variable, say:
+            never taken for the current directory), or holding a NUL character.
+    """
+    location: object = path
+    if not isinstance(location, str):
+        if isinstance(location, os.PathLike):
+            location = os.fspath(location)
+        if not isinstance(location, str):
+            hint = "; decode it with os.fsdecode()" if isinstance(location, bytes) else ""
+            raise InvalidArgument(
+                "a store location must be a str or an os.PathLike of one "
+                f"(a directory, ':memory:' or a postgresql:// URL), not "
+                f"{type(path).__name__}: {path!r:.80}{hint}"
+            )
+    if not location.strip():
+        raise InvalidArgument(
+            f"the store location is empty ({location!r}), as an unset environment variable "
+            "leaves it; name a directory (\".\" for the current one), ':memory:' or a "
+            "postgresql:// URL"
+        )
+    if "\0" in location:
+        raise InvalidArgument(f"the store location {location!r:.80} holds a NUL character")
+    return location
 
 
 def resolve(

@@ -34,7 +34,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
     limit: int | None
     reverse: bool
     covering: bool  # the scanned values are the records (entries, category index)
-    empty: bool  # the range holds nothing (a cursor at or past its end)
+    empty: bool  # nothing to scan: a cursor at or past the range's end, or limit=0
 
     @classmethod
     def of(
@@ -73,7 +73,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
             limit=limit,
             reverse=bool(reverse),
             covering=session_id is None,
-            empty=stop is not None and start >= stop,
+            empty=limit == 0 or (stop is not None and start >= stop),
         )
 
 
@@ -86,9 +86,10 @@ def check_filters(category: object, session_id: object) -> None:
 
 
 def check_limit(limit: object) -> None:
-    """Raises InvalidArgument unless ``limit`` is None or an int >= 1."""
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise InvalidArgument(f"limit must be a positive integer or None, not {limit!r}")
+    """Raises InvalidArgument unless ``limit`` is None (no limit) or an int >= 0 (0:
+    nothing is returned, and nothing read)."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise InvalidArgument(f"limit must be an integer >= 0 or None, not {limit!r:.80}")
 
 
 def _encode_prefix(prefix: object) -> bytes:

@@ -1,21 +1,114 @@
 """How transaction functions run: alone (`run_alone`) or in a group commit
-(`GroupRun`), each on a `memkv.views.Transaction`; and `PreparedStore`, a store made
-ready in the caller's thread.
+(`GroupRun`), each on a `memkv.views.Transaction`; `PreparedStore`, a store made
+ready in the caller's thread; and `check_runs_now` / `check_result`, which refuse a
+function whose body would not run when called (an ``async def``).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import CoroutineType, FunctionType, GeneratorType, MethodType
+from typing import Any, Final, NoReturn, TypeVar
 
-from memkv.backends.base import Outcome, WriteTxn
+from memkv.backends.base import EngineSignal, Outcome, WriteTxn
 from memkv.cache import CachedValue
 from memkv.counts import CountChanges, write_counts
 from memkv.entry import CORE, MemoryEntry, clock, encode_entry, new_entry_id
+from memkv.errors import InvalidArgument
 from memkv.keys import encode_key
 from memkv.views import Reading, Transaction, check_names
 
 R = TypeVar("R")
+
+# Code flags of a function whose call returns an object instead of running the body:
+# async def, async generators, generators (and @types.coroutine ones).
+DEFERRED_BODY: Final = (
+    inspect.CO_COROUTINE
+    | inspect.CO_ITERABLE_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_GENERATOR
+)
+_CACHE_LIMIT: Final = 1024  # types remembered by each cache below (a bound, never reached)
+# Callables of these types run their body when called (`check_runs_now` learns them);
+# results of these types are never awaitable (`check_result` learns them). Callers on
+# a hot path look a type up here before calling those.
+SYNC_CALLABLE_TYPES: set[type] = set()
+PLAIN_RESULT_TYPES: set[type] = set()
+
+
+def check_runs_now(fn: object, role: str = "a transaction function") -> None:
+    """Raise unless calling ``fn`` runs its body there and then: a transaction (or
+    snapshot) function runs on the writer's (or reader's) thread, and the body of an
+    ``async def`` would not run at all (the call only makes a coroutine), so nothing
+    would be written and nothing raised. Cheap on the hot path: a plain function costs
+    a look at its code flags, a callable object a look-up of its type, once checked.
+
+    Raises:
+        InvalidArgument: ``fn`` is not callable, or is a coroutine function, an async
+            generator or generator function, or a `functools.partial`, bound method or
+            object whose ``__call__`` is one (``role`` says what ``fn`` was for).
+    """
+    kind = type(fn)
+    if kind is FunctionType:
+        if fn.__code__.co_flags & DEFERRED_BODY:  # type: ignore[attr-defined]
+            _refuse(fn, role)
+        return
+    if kind in SYNC_CALLABLE_TYPES:
+        return
+    if kind is MethodType and type(fn.__func__) is FunctionType:  # type: ignore[attr-defined]
+        if fn.__func__.__code__.co_flags & DEFERRED_BODY:  # type: ignore[attr-defined]
+            _refuse(fn, role)
+        return
+    target = fn
+    while isinstance(target, functools.partial | MethodType):  # made anew per call: unwrap
+        target = target.func if isinstance(target, functools.partial) else target.__func__
+    if isinstance(target, FunctionType):
+        if target.__code__.co_flags & DEFERRED_BODY:
+            _refuse(fn, role)
+        return
+    if not callable(target):
+        raise InvalidArgument(f"{role} must be callable, not {type(fn).__name__}: {fn!r:.80}")
+    call = getattr(type(target), "__call__", None)  # noqa: B004 - the class's, not the object's
+    if isinstance(call, FunctionType) and call.__code__.co_flags & DEFERRED_BODY:
+        _refuse(fn, role)
+    if inspect.iscoroutinefunction(target):  # marked (inspect.markcoroutinefunction)
+        _refuse(fn, role)
+    if target is fn and len(SYNC_CALLABLE_TYPES) < _CACHE_LIMIT:
+        SYNC_CALLABLE_TYPES.add(kind)
+
+
+def _refuse(fn: object, role: str) -> NoReturn:
+    raise InvalidArgument(
+        f"{role} must be a plain function, run to the end when called: {fn!r:.100} is an "
+        "async def (or a generator), whose body would not run, so nothing would be "
+        "written or read; use a plain def (with no await), and await other work before "
+        "or after"
+    )
+
+
+def check_result(result: object, role: str = "a transaction function") -> None:
+    """Raise if ``result`` (what a transaction or snapshot function returned) is
+    awaitable: the function was async after all (`check_runs_now` let it through: a
+    plain def returning a coroutine, say). A coroutine is closed first, so that it is
+    not reported as never awaited. In a transaction, raising rolls it back.
+
+    Raises:
+        InvalidArgument: naming the result.
+    """
+    kind = type(result)
+    if kind in PLAIN_RESULT_TYPES:
+        return
+    if inspect.isawaitable(result):
+        if isinstance(result, CoroutineType | GeneratorType):
+            result.close()
+        raise InvalidArgument(
+            f"{role} returned {result!r:.100}, an awaitable: its work was never done and "
+            "nothing it was to write is kept; use a plain def (with no await)"
+        )
+    if kind is not GeneratorType and len(PLAIN_RESULT_TYPES) < _CACHE_LIMIT:
+        PLAIN_RESULT_TYPES.add(kind)
 
 
 class PreparedStore:
@@ -59,6 +152,8 @@ class PreparedStore:
         )
 
 
+SYNC_CALLABLE_TYPES.add(PreparedStore)
+
 Written = dict[str, CachedValue]  # what the read cache learns once a transaction commits
 BackendFunction = Callable[[WriteTxn], Any]
 WriteGroup = Callable[[list[BackendFunction]], tuple[list[Outcome], int]]
@@ -77,13 +172,37 @@ def run_alone(fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, W
 def _run(fn: Callable[[Transaction], R], tx: Transaction) -> tuple[R, Written]:
     try:
         result = fn(tx)
+        if type(result) not in PLAIN_RESULT_TYPES:
+            check_result(result)
         written = tx._finish()
+    except (Exception, EngineSignal):
+        raise
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt...: this function's own
+        raise FunctionInterrupted(exc) from exc
     finally:
         tx._abandon()
     return result, written
 
 
-class GroupAborted(BaseException):
+class FunctionInterrupted(Exception):
+    """Carries a BaseException that is not an `Exception` (SystemExit,
+    KeyboardInterrupt, ...) raised by a transaction function out of it as an ordinary
+    failure, so that the backend rolls that function back alone and the others of its
+    group commit; `outcome` hands the original back for its caller."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def outcome(ok: bool, value: Any) -> Outcome:
+    """A function's outcome for its caller: a `FunctionInterrupted` unwrapped."""
+    if not ok and isinstance(value, FunctionInterrupted):
+        return False, value.error
+    return ok, value
+
+
+class GroupAborted(EngineSignal):
     """Carries an engine error out of a group's last function: the backend aborts
     the whole transaction (a BaseException, so that no savepoint catches it)."""
 

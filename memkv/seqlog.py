@@ -25,12 +25,13 @@ from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
-from memkv.entry import MemoryEntry
+from memkv.entry import MemoryEntry, check_fits
 from memkv.errors import CorruptRecord, InvalidArgument, TypeMismatch
 from memkv.keys import MAX_NAME_BYTES, check_name, pack, quote_key, unpack
 from memkv.legacy import adopt
 from memkv.memory import Memory, Reader, Transaction
 from memkv.query import check_limit
+from memkv.runs import check_runs_now
 
 RecordT = TypeVar("RecordT")
 
@@ -96,6 +97,12 @@ class SequenceLog(Generic[RecordT]):
 
         ``group`` (a name like a session id: at most 64 bytes, no NUL) files the
         record under that group too, for `read_group`.
+
+        Raises:
+            InvalidContent: ``record`` would not read back as the log's
+                ``record_type`` (a Struct holding a float for an int, say), or cannot
+                be encoded; nothing is appended.
+            InvalidArgument: a bad ``group``.
         """
         return self.memory.transact(lambda tx: self.append_in(tx, record, group))
 
@@ -112,10 +119,13 @@ class SequenceLog(Generic[RecordT]):
         self, tx: Transaction, make: Callable[[int], RecordT], group: str | None = None
     ) -> int:
         """Append, inside ``tx``, the record ``make(seq)`` builds for its own number
-        (for records that carry it)."""
+        (for records that carry it). Raises as `append`."""
         tx = tx.internal
         seq = self.next_seq_of(tx)
-        tx.store(self.key(seq), make(seq), self.category, group)
+        record = make(seq)
+        if self.record_type is not None:  # refused now, not found corrupt on every read
+            check_fits(record, self.record_type, f"a record of sequence log {self.name!r}")
+        tx.store(self.key(seq), record, self.category, group)
         return seq
 
     def trim_through_in(
@@ -128,7 +138,13 @@ class SequenceLog(Generic[RecordT]):
         """Inside ``tx``: remove up to ``limit`` records numbered ``seq`` or below,
         oldest first (for small trims, such as a retention bound kept on append).
         ``on_remove(tx, record)`` is called for each record removed (``tx`` in the
-        internal key space)."""
+        internal key space).
+
+        Raises:
+            InvalidArgument: a bad ``limit``, or ``on_remove`` is an ``async def``.
+        """
+        if on_remove is not None:
+            check_runs_now(on_remove, "on_remove")
         tx = tx.internal
         doomed = [r for r in self.read_of(tx, limit=limit) if r.seq <= seq]
         for record in doomed:
@@ -147,14 +163,30 @@ class SequenceLog(Generic[RecordT]):
 
     def trim_older_than(self, cutoff: datetime) -> int:
         """Remove the records appended before ``cutoff``, from the oldest on, stopping
-        at the first one appended at or after it; return how many."""
+        at the first one appended at or after it; return how many.
+
+        Raises:
+            InvalidArgument: ``cutoff`` is not a timezone-aware datetime (records are
+                stamped in UTC: a naive time names no moment).
+        """
+        if not isinstance(cutoff, datetime) or cutoff.utcoffset() is None:
+            raise InvalidArgument(
+                f"cutoff must be a timezone-aware datetime, such as "
+                f"datetime.now(UTC) - timedelta(days=7), not {cutoff!r:.80}"
+            )
         return self.trim_while(lambda entry: entry.appended_at < cutoff)
 
     def trim_while(
         self, predicate: Callable[[SeqRecord[RecordT]], bool], on_remove: OnRemove[RecordT] = None
     ) -> int:
         """Remove records from the oldest on while ``predicate`` holds for them (the
-        first record for which it fails, and all after it, stay); return how many."""
+        first record for which it fails, and all after it, stay); return how many.
+
+        Raises:
+            InvalidArgument: ``predicate`` is an ``async def`` (its coroutine would
+                count as true: every record would go), or ``on_remove`` is.
+        """
+        check_runs_now(predicate, "a trim predicate")
 
         def leading(batch: list[SeqRecord[RecordT]]) -> list[SeqRecord[RecordT]]:
             taken = []
@@ -173,6 +205,8 @@ class SequenceLog(Generic[RecordT]):
     ) -> int:
         """Trim in transactions of `TRIM_BATCH`: each reads the oldest records, removes
         those ``select`` picks (a prefix), and raises the floor past them."""
+        if on_remove is not None:
+            check_runs_now(on_remove, "on_remove")
         removed = 0
         while True:
 

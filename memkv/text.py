@@ -26,7 +26,7 @@ from typing import Any, Final
 
 CJK_RANGES: Final = (
     ("\u1100", "\u11ff"),  # Hangul Jamo
-    ("\u3005", "\u3007"),  # 々 〆 〇 (Han)
+    ("\u3005", "\u3007"),  # ideographic iteration mark, closing mark, number zero (Han)
     ("\u3021", "\u3029"),  # Hangzhou numerals (Han)
     ("\u3038", "\u303b"),  # Han
     ("\u3041", "\u309f"),  # Hiragana

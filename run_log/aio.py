@@ -9,6 +9,7 @@ log's own.
 from __future__ import annotations
 
 from memkv.aio import AsyncMemory
+from memkv.entry import check_instance
 from run_log import operations
 from run_log.log import MemoryRunLog
 from run_log.tracing import span
@@ -26,12 +27,13 @@ class AsyncRunLog:
 
     async def save_run(self, run: WorkflowRun) -> None:
         """See `MemoryRunLog.save_run`."""
+        check_instance(run, WorkflowRun, "a run")
         retention = self.sync.max_runs_per_workflow
         with span("run_log.save", {"workflow_id": run.workflow_id, "run_id": run.id}):
             await self.memory.transact(lambda tx: operations.save_run(tx, run, retention))
 
     async def list_runs(
-        self, workflow_id: str, *, limit: int = 50, start_after: str | None = None
+        self, workflow_id: str, *, limit: int | None = 50, start_after: str | None = None
     ) -> tuple[list[WorkflowRun], str | None]:
         """See `MemoryRunLog.list_runs`."""
         return self.sync.list_runs(workflow_id, limit=limit, start_after=start_after)

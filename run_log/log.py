@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import memkv
+from memkv.entry import check_instance
 from memkv.legacy import adopt
 from run_log import operations
 from run_log.keys import HOLDINGS
@@ -62,7 +63,9 @@ class MemoryRunLog:
 
     def __init__(self, memory: memkv.Memory, *, max_runs_per_workflow: int | None = None) -> None:
         if max_runs_per_workflow is not None and (
-            not isinstance(max_runs_per_workflow, int) or max_runs_per_workflow < 1
+            not isinstance(max_runs_per_workflow, int)
+            or isinstance(max_runs_per_workflow, bool)
+            or max_runs_per_workflow < 1
         ):
             raise memkv.InvalidArgument(
                 "max_runs_per_workflow must be an integer >= 1 or None, "
@@ -75,24 +78,33 @@ class MemoryRunLog:
     def save_run(self, run: WorkflowRun) -> None:
         """Upsert ``run``: the run, its indexes and its workflow's stats change in one
         transaction. Saving the same run id again never counts it twice; the success
-        count follows its status both ways."""
+        count follows its status both ways.
+
+        Raises:
+            memkv.InvalidArgument: ``run`` is not a `WorkflowRun`.
+            memkv.InvalidContent: a field holds another type than it declares.
+        """
+        check_instance(run, WorkflowRun, "a run")
         with span("run_log.save", {"workflow_id": run.workflow_id, "run_id": run.id}):
             self.memory.transact(
                 lambda tx: operations.save_run(tx, run, self.max_runs_per_workflow)
             )
 
     def list_runs(
-        self, workflow_id: str, *, limit: int = 50, start_after: str | None = None
+        self, workflow_id: str, *, limit: int | None = 50, start_after: str | None = None
     ) -> tuple[list[WorkflowRun], str | None]:
-        """Up to ``limit`` runs, newest first (equal start times by run id,
-        descending), after the position ``start_after``; the cursor of the next page,
-        or ``None`` after the last. Paging yields every run exactly once.
+        """Up to ``limit`` runs (``None``: all; 0: none, and no cursor), newest first
+        (equal start times by run id, descending), after the position
+        ``start_after``; the cursor of the next page, or ``None`` after the last.
+        Paging yields every run exactly once.
 
         Raises:
             memkv.InvalidCursor: a cursor this log did not hand out.
             memkv.InvalidArgument: a bad limit.
         """
-        with span("run_log.list", {"workflow_id": workflow_id, "limit": limit}):
+        # a span attribute cannot be None: -1 stands for "all"
+        attributes = {"workflow_id": workflow_id, "limit": -1 if limit is None else limit}
+        with span("run_log.list", attributes):
             return self.memory.snapshot(
                 lambda view: operations.list_runs(view, workflow_id, limit, start_after)
             )

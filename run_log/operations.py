@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Final
 
 import memkv
+from memkv.entry import check_record
 from memkv.keys import decode_cursor, encode_cursor
 from memkv.query import check_limit
 from run_log.keys import (
@@ -62,7 +63,13 @@ def get_run(view: memkv.Reader, workflow_id: str, run_id: str) -> WorkflowRun | 
 
 def save_run(tx: memkv.Transaction, run: WorkflowRun, max_runs_per_workflow: int | None) -> None:
     """Upsert ``run`` with its indexes and its workflow's stats, atomically: a re-save
-    never counts twice, and the success count follows the status both ways."""
+    never counts twice, and the success count follows the status both ways.
+
+    Raises:
+        memkv.InvalidArgument: ``run`` is not a `WorkflowRun`.
+        memkv.InvalidContent: a field holds another type than it declares.
+    """
+    check_record(run, WorkflowRun, "a run")
     previous = get_run(tx, run.workflow_id, run.id)
     stats = _stats(tx, run.workflow_id)
     if previous is not None:
@@ -118,18 +125,22 @@ def _evict_oldest(tx: memkv.Transaction, workflow_id: str, excess: int) -> int:
 
 
 def list_runs(
-    view: memkv.Reader, workflow_id: str, limit: int, start_after: str | None
+    view: memkv.Reader, workflow_id: str, limit: int | None, start_after: str | None
 ) -> tuple[list[WorkflowRun], str | None]:
-    """Newest first (equal start times: by run id, descending); exact cursor."""
+    """Newest first (equal start times: by run id, descending); exact cursor.
+    ``limit``: None for all, 0 for none."""
     check_limit(limit)
     prefix = time_prefix(workflow_id)
     after = None
     if start_after is not None:
         started, run_id = decode_cursor(start_after, _POSITION)
         after = time_key(workflow_id, int(started), str(run_id))
-    found = _listed(view, prefix, after=after, limit=limit + 1, reverse=True)
+    if limit == 0:  # nothing read: no page to follow either
+        return [], None
+    fetch = None if limit is None else limit + 1  # one more: is there a next page?
+    found = _listed(view, prefix, after=after, limit=fetch, reverse=True)
     runs = found[:limit]
-    if len(found) <= limit:
+    if limit is None or len(found) <= limit:
         return runs, None
     last = runs[-1]
     return runs, encode_cursor((micros(last.started_at), last.id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final, Protocol
 
 import memkv
+from memkv.entry import check_record
 from memkv.keys import decode_cursor, encode_cursor, unpack
 from memkv.query import check_limit
 from sop_audit.keys import (
@@ -72,7 +73,13 @@ def _typed(view: Gets, key: str, record_type: type) -> Any:
 def log_run(tx: memkv.Transaction, run: SopRun, kind: SopAuditEventKind) -> bool:
     """Store ``run`` (start, completion, stale mark) with its indexes and a timeline
     event (a start of a run already logged is an update); ``False`` (and nothing
-    written) if the stored run is identical."""
+    written) if the stored run is identical.
+
+    Raises:
+        memkv.InvalidArgument: ``run`` is not a `SopRun`.
+        memkv.InvalidContent: a field holds another type than it declares.
+    """
+    check_record(run, SopRun, "a run")
     previous = read_run(tx, run.run_id)
     if previous == run:
         return False
@@ -92,7 +99,13 @@ def log_run(tx: memkv.Transaction, run: SopRun, kind: SopAuditEventKind) -> bool
 
 
 def log_step_result(tx: memkv.Transaction, run_id: str, result: SopStepResult) -> bool:
-    """Store a step result and a timeline event; ``False`` if identical to the stored."""
+    """Store a step result and a timeline event; ``False`` if identical to the stored.
+
+    Raises:
+        memkv.InvalidArgument: ``result`` is not a `SopStepResult`.
+        memkv.InvalidContent: a field holds another type than it declares.
+    """
+    check_record(result, SopStepResult, "a step result")
     key = step_key(run_id, result.step_number)
     if _typed(tx, key, SopStepResult) == result:
         return False
@@ -107,7 +120,13 @@ def log_decision(
     tx: memkv.Transaction, run: SopRun, step_number: int, kind: SopAuditEventKind
 ) -> bool:
     """Record an approval or timeout decision for a step (the run as it was then) and
-    a timeline event; ``False`` if this decision was already logged identically."""
+    a timeline event; ``False`` if this decision was already logged identically.
+
+    Raises:
+        memkv.InvalidArgument: ``run`` is not a `SopRun`.
+        memkv.InvalidContent: a field holds another type than it declares.
+    """
+    check_record(run, SopRun, "a run")
     key = decision_key(run.run_id, step_number, kind)
     if _typed(tx, key, SopRun) == run:
         return False
@@ -191,6 +210,8 @@ def find_runs(
     check_limit(limit)
     prefix = index_prefix(status, sop_name)
     after = None if cursor is None else prefix + memkv.keys.pack(decode_cursor(cursor, _RUN_ID))
+    if limit == 0:  # nothing read: no page to follow either
+        return SopRunPage(runs=[], next_cursor=None)
     fetch = None if limit is None else limit + 1
     keys = view.keys(prefix=prefix, after=after, limit=fetch)
     more = limit is not None and len(keys) > limit

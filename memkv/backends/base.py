@@ -18,6 +18,13 @@ T = TypeVar("T")
 Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
 
 
+class EngineSignal(BaseException):
+    """Raised by a backend through the transaction functions it runs, for its own
+    control flow (the map is full, a read needs a snapshot, a statement failed). A
+    BaseException, so that no ``except Exception`` in a function swallows it; never
+    the function's own error (`memkv.runs` tells them apart by this class)."""
+
+
 class Table(enum.IntEnum):
     """The named tables every backend keeps (LMDB: named databases)."""
 

@@ -48,7 +48,7 @@ from hypothesis.database import ExampleDatabase, ListenerEventT
 import memkv
 from memkv import forking
 from memkv.keys import check_name, pack
-from memkv.options import Durability
+from memkv.options import Durability, check_location
 from memkv.seqlog import SequenceLog
 
 log = logging.getLogger("memkv.testing.hypothesis_db")
@@ -103,9 +103,10 @@ class MemkvExampleDatabase(ExampleDatabase, forking.ChildForkHook):
     absent), holding the examples under ``name`` (one store may hold several
     databases). See the module docstring for when writes reach the store.
 
-    Raises (when first used):
-        memkv.StoreUnavailable: ``path`` cannot hold a store.
-        memkv.InvalidArgument: a bad ``name`` or option.
+    Raises:
+        memkv.InvalidArgument: ``path`` is not a path or is empty (see `memkv.open`),
+            a bad ``name`` or option.
+        memkv.StoreUnavailable: (when first used) ``path`` cannot hold a store.
     """
 
     def __init__(
@@ -120,7 +121,7 @@ class MemkvExampleDatabase(ExampleDatabase, forking.ChildForkHook):
         check_name(name, "example database name")
         if not flush_interval >= 0:
             raise memkv.InvalidArgument(f"flush_interval must be >= 0, not {flush_interval!r}")
-        self.path = Path(path)
+        self.path = Path(os.path.expanduser(check_location(path)))  # "" is not "."
         self.name = name
         self.durability = Durability(durability)
         self.flush_interval = flush_interval

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 import memkv
-from audit_outbox import AuditEntry, AuditPublisher, EventBuffer, NatsAuditSink
+from audit_outbox import AuditEntry, AuditPublisher, AuditSinkError, EventBuffer, NatsAuditSink
 from tests.audit_outbox.conftest import NatsServer, entry
 
 
@@ -122,3 +124,50 @@ def test_settings_from_the_environment(monkeypatch: object) -> None:
         assert NatsAuditSink("nats://x:1", subject="s", stream="S").servers == ["nats://x:1"]
     finally:
         patch.undo()
+
+
+def test_connect_to_a_server_that_is_down_returns_at_once_and_says_why(
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It used to block about 4 s (twice the connect timeout) and log an empty
+    reason; it keeps trying in the background, as documented."""
+    nats_server.stop()  # nothing listens on its port now
+
+    async def run() -> tuple[float, bool, list[int]]:
+        sink = NatsAuditSink(nats_server.url, reconnect_wait=0.1)  # connect_timeout 2 s
+        start = time.perf_counter()
+        with caplog.at_level(logging.DEBUG, logger="audit_outbox.nats"):
+            await sink.connect()
+        took = time.perf_counter() - start
+        connected_at_first = sink.connected
+        with pytest.raises(AuditSinkError, match="not connected"):
+            await sink.emit(entry(1))  # fails fast meanwhile
+        await sink.connect()  # again while it tries: nothing more
+        nats_server.start()
+        for _ in range(500):
+            if sink.connected:
+                break
+            await asyncio.sleep(0.02)
+        await sink.emit(entry(2))
+        await sink.close()
+        return took, connected_at_first, [e.seq for e in await stored_entries(nats_server.url)]
+
+    took, connected_at_first, stored = asyncio.run(run())
+    assert took < 1.0
+    assert not connected_at_first
+    assert stored == [2]
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]  # none at close
+    assert "ConnectionRefusedError" in warning.getMessage() or "Connect call failed" in (
+        warning.getMessage()
+    )
+    assert "will keep trying" in warning.getMessage()
+
+
+def test_connect_with_settings_that_cannot_work_raises(nats_server: NatsServer) -> None:
+    async def run() -> None:
+        sink = NatsAuditSink("nats://127.0.0.1:notaport")
+        with pytest.raises(AuditSinkError, match="notaport"):
+            await sink.connect()
+        await sink.close()
+
+    asyncio.run(run())

@@ -205,12 +205,33 @@ def test_publish_never_raises_even_when_nothing_can_take_the_entry(tmp_path: Pat
     assert publisher.counters.dropped == 1
 
 
+def test_an_entry_that_is_no_audit_entry_is_refused(buffer: EventBuffer) -> None:
+    """A dict used to raise AttributeError (in the buffer) or reach the sink as it is
+    (through the publisher); a str timestamp used to make the buffer unreadable."""
+    sink = InMemorySink(up=True)
+    publisher = AuditPublisher(sink, buffer)
+    as_dict = {"seq": 1, "timestamp": 1, "event_type": "agent_started"}
+    with pytest.raises(memkv.InvalidArgument, match="must be of type AuditEntry, not dict"):
+        buffer.enqueue(as_dict)  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidArgument, match="must be of type AuditEntry, not dict"):
+        asyncio.run(publisher.publish(as_dict))  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="timestamp"):
+        buffer.enqueue(entry(2, timestamp=2.5))
+    assert sink.captured_seqs() == []
+    assert len(buffer) == 0
+    buffer.enqueue(entry(3))
+    assert [record.record.seq for record in buffer.peek(10)] == [3]
+    assert buffer.peek(0) == []  # was refused
+
+
 def test_bad_buffer_settings(tmp_path: Path) -> None:
     with memkv.open(tmp_path / "store") as mem:
         with pytest.raises(memkv.InvalidArgument, match="capacity"):
             EventBuffer(mem, capacity=0)
         with pytest.raises(memkv.InvalidArgument, match="drop_newest"):
             EventBuffer(mem, when_full="drop_newest")
+        with pytest.raises(memkv.InvalidArgument, match="buffer name"):
+            EventBuffer(mem, name=None)  # type: ignore[arg-type]  # was a TypeError
 
 
 # -- the flush loop --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from enhance_log import (
     EnhanceLogConflict,
     EnhanceLogEntry,
     EnhanceLogNotFound,
+    EnhanceLogPage,
     InvalidEnhanceLogEntry,
     MemoryEnhanceLogStore,
     VerdictSummary,
@@ -25,6 +26,15 @@ def test_append_then_get_returns_same_entry(log: MemoryEnhanceLogStore) -> None:
     entry = mk_entry("i1", "bp-1", 100)
     log.append(entry)
     assert log.get("i1") == entry
+
+
+def test_an_entry_that_is_no_enhance_log_entry_is_refused(log: MemoryEnhanceLogStore) -> None:
+    with pytest.raises(memkv.InvalidArgument, match="must be of type EnhanceLogEntry, not dict"):
+        log.append({"issue_id": "i1", "blueprint_id": "b"})  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="ts_ms"):
+        log.append(mk_entry("i2", "b", "1715800000"))  # type: ignore[arg-type]
+    assert log.count() == 0
+    assert log.list_all() == []
 
 
 def test_get_missing_returns_not_found(log: MemoryEnhanceLogStore) -> None:
@@ -130,7 +140,18 @@ def test_bad_cursor_and_limit(log: MemoryEnhanceLogStore) -> None:
         with pytest.raises(memkv.InvalidCursor):
             log.page_by_blueprint("bp", cursor=bad)  # type: ignore[arg-type]
     with pytest.raises(memkv.InvalidArgument, match="limit"):
-        log.page_all(limit=0)
+        log.page_all(limit=-1)
+    with pytest.raises(memkv.InvalidCursor):  # limit=0 still checks the cursor
+        log.page_all(limit=0, cursor="not-a-cursor")
+
+
+def test_limit_zero_returns_an_empty_page(log: MemoryEnhanceLogStore) -> None:
+    for i in range(3):
+        log.append(mk_entry(f"i{i}", "bp", i))
+    assert log.page_all(limit=0) == EnhanceLogPage(entries=[], next_cursor=None)
+    assert log.page_by_blueprint("bp", limit=0, reverse=True).entries == []
+    cursor = log.page_all(limit=1).next_cursor
+    assert log.page_all(limit=0, cursor=cursor).entries == []
 
 
 def test_invalid_entries_are_refused(log: MemoryEnhanceLogStore) -> None:

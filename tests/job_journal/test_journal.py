@@ -71,6 +71,15 @@ def test_wal_skip_serializing_optional_fields() -> None:
 # -- beyond the original ------------------------------------------------------------------
 
 
+def test_limit_zero_reads_nothing(journal: JobJournal) -> None:
+    journal.append(event("j"))
+    assert journal.events(limit=0) == []  # was refused
+    assert journal.events(since=0, limit=0) == []
+    assert journal.tail(0) == []
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        journal.events(limit=-1)
+
+
 def test_the_journal_assigns_seq(journal: JobJournal) -> None:
     assert journal.append(event("a", seq=77)) == 0
     assert journal.append(event("b")) == 1
@@ -115,7 +124,27 @@ def test_bad_events_are_refused(journal: JobJournal) -> None:
         journal.append(event("j" * 201))
     with pytest.raises(memkv.InvalidArgument, match="max_events"):
         JobJournal(journal.memory, max_events=0)
+    with pytest.raises(memkv.InvalidArgument, match="max_events"):
+        JobJournal(journal.memory, max_events=True)
+    with pytest.raises(memkv.InvalidArgument, match="journal name"):
+        JobJournal(journal.memory, None)  # type: ignore[arg-type]  # was a TypeError
     assert len(journal) == 0
+
+
+def test_an_event_that_is_no_wal_event_is_refused_and_nothing_is_stored(
+    journal: JobJournal,
+) -> None:
+    """A dict used to raise AttributeError; a float ``ts`` used to be stored, and then
+    every read of the journal failed as corrupt."""
+    journal.append(event("j", ts=1))
+    with pytest.raises(memkv.InvalidArgument, match="must be of type WalEvent, not dict"):
+        journal.append({"ts": 2, "type": "job_started", "job_id": "j"})  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match=r"Expected `int`, got `float`.*ts"):
+        journal.append(event("j", ts=time.time()))  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="object"):
+        journal.append(event("j", output=object()))
+    assert [e.ts for e in journal.events()] == [1]
+    assert journal.seq() == 1
 
 
 # -- JSONL --------------------------------------------------------------------------------
@@ -166,6 +195,36 @@ def test_import_reports_bad_and_torn_lines(journal: JobJournal, tmp_path: Path) 
 def test_import_of_a_missing_file(journal: JobJournal, tmp_path: Path) -> None:
     with pytest.raises(memkv.StoreUnavailable, match="nowhere"):
         journal.import_jsonl(tmp_path / "nowhere.wal")
+    with pytest.raises(memkv.StoreUnavailable, match=str(tmp_path)):
+        journal.import_jsonl(tmp_path)  # a directory
+
+
+def test_export_where_no_file_can_be_written_names_the_path(
+    journal: JobJournal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory used to raise IsADirectoryError; an empty path wrote a file named
+    like the current directory."""
+    journal.append(event("j"))
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "a-file").write_text("in the way")
+    with pytest.raises(memkv.InvalidArgument, match=f"{files}: it is a directory"):
+        journal.export_jsonl(files)
+    with pytest.raises(memkv.StoreUnavailable, match="missing"):
+        journal.export_jsonl(files / "missing" / "out.wal")
+    with pytest.raises(memkv.StoreUnavailable, match="a-file"):
+        journal.export_jsonl(files / "a-file" / "out.wal")
+    monkeypatch.chdir(files)
+    for bad in ("", "  ", None, b"out.wal"):
+        with pytest.raises(memkv.InvalidArgument, match="non-empty str"):
+            journal.export_jsonl(bad)  # type: ignore[arg-type]
+        with pytest.raises(memkv.InvalidArgument, match="non-empty str"):
+            journal.import_jsonl(bad)  # type: ignore[arg-type]
+    assert sorted(p.name for p in files.iterdir()) == ["a-file"]
+    assert (files / "a-file").read_text() == "in the way"
+    with pytest.raises(memkv.InvalidArgument, match="max_age_secs"):
+        journal.cleanup("3600")  # type: ignore[arg-type]
+    assert journal.export_jsonl(files / "ok.wal") == 1
 
 
 def test_a_corrupt_event_is_reported(journal: JobJournal) -> None:

@@ -237,6 +237,101 @@ def test_in_a_group_a_failing_task_fails_alone(failing: list[bool]) -> None:
     run(amem.close())
 
 
+async def in_one_group(amem: AsyncMemory, fns: list[Callable[[memkv.Transaction], Any]]) -> Any:
+    """Run ``fns`` as tasks whose writes commit in one group (the writer is held while
+    they queue); their results or exceptions (BaseExceptions too), in order."""
+
+    async def outcome_of(fn: Callable[[memkv.Transaction], Any]) -> Any:
+        try:
+            return await amem.transact(fn)
+        except BaseException as exc:  # SystemExit would leave the loop
+            return exc
+
+    release, entered = threading.Event(), threading.Event()
+
+    def hold(_tx: memkv.Transaction) -> None:
+        entered.set()
+        release.wait(30)
+
+    holder = asyncio.ensure_future(amem.transact(hold))
+    await asyncio.to_thread(entered.wait, 30)
+    before = amem.backend.commit_id()
+    tasks = [asyncio.ensure_future(outcome_of(fn)) for fn in fns]
+    await asyncio.sleep(0)  # let every task queue its function
+    release.set()
+    await holder
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert amem.backend.commit_id() - before <= 1  # one group
+    return results
+
+
+async def store_async(tx: memkv.Transaction) -> None:
+    tx.store("async", 1)
+
+
+def test_an_async_function_is_refused_and_a_returned_coroutine_fails_alone(
+    amemory: AsyncMemory,
+) -> None:
+    """``await amem.transact(async_fn)`` used to return a coroutine and write nothing."""
+    made: list[Any] = []
+
+    def returns_a_coroutine(tx: memkv.Transaction) -> Any:
+        tx.store("half", 1)
+        made.append(store_async(tx))
+        return made[-1]
+
+    async def scenario() -> list[Any]:
+        with pytest.raises(memkv.InvalidArgument, match="async def"):
+            await amemory.transact(store_async)  # type: ignore[unused-coroutine]
+        with pytest.raises(memkv.InvalidArgument, match="async def"):
+            await amemory.snapshot(store_async)  # type: ignore[arg-type,unused-coroutine]
+        return await in_one_group(  # type: ignore[no-any-return]
+            amemory,
+            [
+                lambda tx: tx.store("a", 1).content,
+                returns_a_coroutine,
+                lambda tx: tx.store("b", 2).content,
+            ],
+        )
+
+    first, failed, last = run(scenario())
+    assert (first, last) == (1, 2)
+    assert isinstance(failed, memkv.InvalidArgument)
+    assert "awaitable" in str(failed)
+    assert amemory.memory.keys() == ["a", "b"]
+    assert made
+    assert all(inspect.getcoroutinestate(coroutine) == "CORO_CLOSED" for coroutine in made)
+
+
+class Interrupt(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(
+    "raised", [SystemExit(3), KeyboardInterrupt(), Interrupt()], ids=["SystemExit", "Ctrl-C", "own"]
+)
+def test_a_base_exception_fails_its_own_task_alone_and_the_group_commits(
+    backend_name: str, tmp_path: Path, raised: BaseException
+) -> None:
+    """It used to fail every write of the group with BackendError."""
+
+    def raises(tx: memkv.Transaction) -> None:
+        tx.store("raiser", 1)
+        raise raised
+
+    def stores(i: int) -> Callable[[memkv.Transaction], int]:
+        return lambda tx: tx.store(f"a/{i}", i).content
+
+    amem = AsyncMemory(open_backend(backend_name, tmp_path))
+    results = run(in_one_group(amem, [stores(0), stores(1), raises, stores(3)]))
+    assert results[2] is raised
+    assert [results[i] for i in (0, 1, 3)] == [0, 1, 3]
+    run(amem.close())
+    with open_backend(backend_name, tmp_path) as again:  # durable (in memory: a new store)
+        if backend_name != "in-memory":
+            assert again.keys() == ["a/0", "a/1", "a/3"]
+
+
 def test_errors_keep_their_type(amemory: AsyncMemory) -> None:
     async def scenario() -> None:
         await amemory.insert("k", 1)

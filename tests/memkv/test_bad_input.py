@@ -3,11 +3,14 @@ store is unchanged afterwards."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import operator
 import os
 import pwd
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,13 @@ from memkv.backends.base import Table
 from tests.memkv.helpers import child_env, put_raw, raises_naming, snapshot
 
 Case = tuple[type[Exception], str, Callable[[memkv.Memory], object]]
+
+
+def holds_itself() -> list[object]:
+    loop: list[object] = [1]
+    loop.append(loop)
+    return loop
+
 
 # (error type, text the message must contain, the call)
 CASES: dict[str, Case] = {
@@ -32,10 +42,21 @@ CASES: dict[str, Case] = {
     "list key": (memkv.InvalidKey, "list", lambda m: m.get(["k"])),  # type: ignore[arg-type]
     "unencodable content": (memkv.InvalidContent, "'obj'", lambda m: m.store("obj", object())),
     "complex content": (memkv.InvalidContent, "'cx'", lambda m: m.insert("cx", 1j)),
+    "content holding itself": (
+        memkv.InvalidContent,
+        "'loop'",
+        lambda m: m.store("loop", holds_itself()),
+    ),
+    "content holding itself, in transact": (
+        memkv.InvalidContent,
+        "'loop'",
+        lambda m: m.transact(lambda tx: tx.store("loop", {"me": holds_itself()})),
+    ),
     "wrong type=": (memkv.TypeMismatch, "'text'", lambda m: m.get("text", type=int)),
     "type= not a type": (memkv.InvalidArgument, "type=42", lambda m: m.get("text", type=42)),
     "list type= not a type": (memkv.InvalidArgument, "type=", lambda m: m.list(type={"x": 1})),
-    "zero limit": (memkv.InvalidArgument, "limit", lambda m: m.list(limit=0)),
+    "type= an empty str": (memkv.InvalidArgument, "type=''", lambda m: m.get("text", type="")),
+    "type= a str with NUL": (memkv.InvalidArgument, "type=", lambda m: m.get("text", type="a\0")),
     "negative limit": (memkv.InvalidArgument, "limit", lambda m: m.list("core", limit=-5)),
     "string limit": (memkv.InvalidArgument, "'10'", lambda m: m.list(limit="10")),  # type: ignore[arg-type]
     "bool limit": (memkv.InvalidArgument, "True", lambda m: m.list(limit=True)),
@@ -211,6 +232,7 @@ def test_corrupt_content_can_be_replaced(memory: memkv.Memory) -> None:
         ({"cache_size": -1}, "cache_size"),
         ({"readonly": "yes"}, "readonly"),
         ({"map_size": 1 << 30, "max_map_size": 1 << 20}, "max_map_size"),
+        ({"map_size": 1 << 70, "max_map_size": 1 << 71}, "map_size"),  # was an OverflowError
     ],
 )
 def test_bad_options(tmp_path: Path, options: dict[str, Any], needle: str) -> None:
@@ -219,6 +241,54 @@ def test_bad_options(tmp_path: Path, options: dict[str, Any], needle: str) -> No
 
 
 # -- paths (LMDB) ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("\t\n", "empty"),
+        (None, "NoneType"),
+        (42, "int"),
+        (b"/tmp/store", "os.fsdecode"),
+        (["store"], "list"),
+        ("a\0b", "NUL"),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("opener", ["memkv.open", "memkv.aio.open", "LmdbBackend"])
+def test_a_location_that_is_no_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: object, needle: str, opener: str
+) -> None:
+    """An unset environment variable (``""``) never makes the current directory a
+    store; a non-path is a memkv error, not a TypeError."""
+    import memkv.aio
+
+    monkeypatch.chdir(tmp_path)
+    open_it: Callable[[], object] = {
+        "memkv.open": lambda: memkv.open(path),  # type: ignore[arg-type]
+        "memkv.aio.open": lambda: memkv.aio.open(path),  # type: ignore[arg-type]
+        "LmdbBackend": lambda: memkv.LmdbBackend(
+            path,  # type: ignore[arg-type]
+            map_size=1 << 20,
+            max_map_size=1 << 30,
+            durability=memkv.Durability.DURABLE,
+            readonly=False,
+        ),
+    }[opener]
+    raises_naming(memkv.InvalidArgument, needle, open_it)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_home_relative_path_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with memkv.open("~/agent/store") as memory:
+        memory.store("k", 1)
+        assert memory.backend.location == str(tmp_path / "home" / "agent" / "store")
+    assert (tmp_path / "home" / "agent" / "store" / "data.mdb").exists()
+    assert not (tmp_path / "~").exists()
 
 
 def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
@@ -313,3 +383,133 @@ def test_unreadable_directory(tmp_path: Path) -> None:
         entry = mem.get("k")
         assert entry is not None
         assert entry.content == 1
+
+
+# -- functions that would not run: async def ---------------------------------------------
+
+
+async def async_store(tx: memkv.Transaction) -> None:
+    tx.store("async", 1)
+
+
+class AsyncCallable:
+    async def __call__(self, tx: memkv.Transaction) -> None:
+        tx.store("async", 1)
+
+    async def method(self, tx: memkv.Transaction) -> None:
+        tx.store("async", 1)
+
+
+async def async_generator(tx: memkv.Transaction) -> AsyncIterator[None]:
+    tx.store("async", 1)
+    yield
+
+
+def generator(tx: memkv.Transaction) -> Iterator[None]:
+    tx.store("generator", 1)
+    yield
+
+
+NOT_RUN_WHEN_CALLED: dict[str, Callable[[Any], Any]] = {
+    "async def": async_store,
+    "async lambda in a partial": functools.partial(async_store),
+    "partial of a partial": functools.partial(functools.partial(async_store)),
+    "object with an async __call__": AsyncCallable(),
+    "bound async method": AsyncCallable().method,
+    "async generator function": async_generator,
+    "generator function": generator,
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_RUN_WHEN_CALLED))
+def test_a_function_whose_body_would_not_run_is_refused_before_anything_runs(
+    seeded: memkv.Memory, case: str
+) -> None:
+    """An ``async def`` given to ``transact`` used to return a coroutine, write
+    nothing and raise nothing."""
+    fn = NOT_RUN_WHEN_CALLED[case]
+    before = snapshot(seeded)
+    raises_naming(memkv.InvalidArgument, "async def", lambda: seeded.transact(fn))
+    raises_naming(memkv.InvalidArgument, "async def", lambda: seeded.snapshot(fn))
+    raises_naming(
+        memkv.InvalidArgument, "async def", lambda: seeded.submit(fn, lambda _outcome: None)
+    )
+    assert snapshot(seeded) == before
+
+
+def test_a_function_returning_a_coroutine_rolls_back_and_closes_it(
+    seeded: memkv.Memory,
+) -> None:
+    """The backstop: a plain def that returns a coroutine fails its transaction, and
+    the coroutine is closed (no "never awaited" warning)."""
+    made: list[Coroutine[Any, Any, None]] = []
+
+    def writes_then_returns_a_coroutine(tx: memkv.Transaction) -> object:
+        tx.store("half", 1)
+        made.append(async_store(tx))
+        return made[-1]
+
+    before = snapshot(seeded)
+    raises_naming(
+        memkv.InvalidArgument,
+        "awaitable",
+        lambda: seeded.transact(writes_then_returns_a_coroutine),
+    )
+    assert snapshot(seeded) == before
+    assert made
+    assert all(inspect.getcoroutinestate(coroutine) == "CORO_CLOSED" for coroutine in made)
+    raises_naming(
+        memkv.InvalidArgument,
+        "awaitable",
+        lambda: seeded.snapshot(reads_later),
+    )
+    seeded.store("after", 1)  # the writer keeps working
+    assert seeded.get("after") is not None
+
+
+async def async_count(view: memkv.Reader) -> int:
+    return view.count()
+
+
+def reads_later(view: memkv.Reader) -> Coroutine[Any, Any, int]:
+    return async_count(view)
+
+
+def test_plain_callables_of_every_shape_still_run(memory: memkv.Memory) -> None:
+    class Store:
+        def __call__(self, tx: memkv.Transaction) -> str:
+            return tx.store("object", 1).key
+
+        def method(self, tx: memkv.Transaction) -> str:
+            return tx.store("method", 1).key
+
+    def store(key: str, tx: memkv.Transaction) -> str:
+        return tx.store(key, 1).key
+
+    assert memory.transact(Store()) == "object"
+    assert memory.transact(Store().method) == "method"
+    assert memory.transact(functools.partial(store, "partial")) == "partial"
+    assert memory.transact(lambda tx: (x for x in [1, 2])) is not None  # a generator result
+    assert memory.snapshot(operator.methodcaller("count")) == 3
+    raises_naming(memkv.InvalidArgument, "callable", lambda: memory.transact(42))  # type: ignore[arg-type]
+
+
+# -- views used after their function ---------------------------------------------------------
+
+
+def test_a_snapshot_view_used_after_its_function_returned(seeded: memkv.Memory) -> None:
+    view = seeded.snapshot(lambda view: view)
+    reads: list[Callable[[], object]] = [
+        lambda: view.get("text"),
+        view.list,
+        view.keys,
+        view.count,
+        view.categories,
+        view.sessions,
+    ]
+    for read in reads:
+        raises_naming(memkv.TransactionClosed, "snapshot has ended", read)
+    tx = seeded.transact(lambda tx: tx)
+    raises_naming(memkv.TransactionClosed, "ended", lambda: tx.get("text"))
+    raises_naming(memkv.TransactionClosed, "ended", lambda: tx.store("k", 1))
+    assert seeded.snapshot(lambda view: view.count()) == 2  # the store is fine

@@ -72,7 +72,10 @@ def test_list_with_filters(store: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "list", str(store), "--prefix", "user/", "--limit", "1", "--reverse")
     assert "user/name" in out
     assert "(1 entries)" in out
-    code, _, err = run(capsys, "list", str(store), "--limit", "0")
+    code, out, _ = run(capsys, "list", str(store), "--limit", "0")  # Memory.list: nothing
+    assert code == 0
+    assert "(0 entries)" in out
+    code, _, err = run(capsys, "list", str(store), "--limit", "-1")
     assert code == 2
     assert "limit" in err
 

@@ -239,6 +239,31 @@ def test_list_pages_with_after(
     assert pages == (wanted[::-1] if reverse else wanted)
 
 
+@pytest.mark.parametrize("category", [None, "even"])
+@pytest.mark.parametrize("session", [None, "s1"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_limit_zero_returns_nothing(
+    populated: memkv.Memory, category: str | None, session: str | None, reverse: bool
+) -> None:
+    """It used to be refused; a negative limit still is."""
+    assert populated.list(category, session, limit=0, reverse=reverse) == []
+    assert populated.keys(category, session, limit=0, after="key03", reverse=reverse) == []
+    assert populated.snapshot(lambda view: view.list(category, session, limit=0)) == []
+    assert populated.transact(lambda tx: tx.keys(category, session, prefix="key", limit=0)) == []
+    log: memkv.SequenceLog[int] = memkv.SequenceLog(populated, "jobs")
+    log.extend(range(3))
+    log.append(3, group="g")
+    assert log.read(limit=0) == []
+    assert log.read(since=1, limit=0) == []
+    assert log.read_group("g", limit=0) == []
+    assert populated.snapshot(lambda view: log.read_values_of(view, limit=0)) == []
+    assert [r.record for r in log.read(limit=None)] == [0, 1, 2, 3]
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        populated.list(limit=-1)
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        log.read(limit=-1)
+
+
 def test_list_prefix(memory: memkv.Memory) -> None:
     for key in ("a", "ab", "abc", "abd", "b", "a\x00", "aé"):
         memory.store(key, key, category="c")

@@ -291,6 +291,91 @@ def test_an_interrupt_in_the_leader_fails_its_group_and_not_the_next(
     assert memory.count() == 4
 
 
+@pytest.mark.parametrize(
+    "raised", [SystemExit(3), KeyboardInterrupt(), Interrupt()], ids=["SystemExit", "Ctrl-C", "own"]
+)
+def test_a_base_exception_fails_its_own_thread_alone_and_the_group_commits(
+    backend_name: str, tmp_path: Path, raised: BaseException
+) -> None:
+    """It used to fail every write of the group with BackendError."""
+    memory = open_backend(backend_name, tmp_path)
+    outcomes: dict[int, object] = {}
+
+    def writer(i: int) -> None:
+        def fn(tx: memkv.Transaction) -> int:
+            tx.store(f"b/{i}", i)
+            if i == 2:
+                raise raised
+            return i
+
+        try:
+            outcomes[i] = memory.transact(fn)
+        except BaseException as exc:  # what the thread got, whatever it is
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(5)]
+    with writer_held(memory):
+        before = memory.backend.commit_id()
+        for thread in threads:
+            thread.start()
+        wait_for_queue(memory, 5)
+    for thread in threads:
+        thread.join(30)
+    assert outcomes[2] is raised
+    assert {i: outcomes[i] for i in (0, 1, 3, 4)} == {0: 0, 1: 1, 3: 3, 4: 4}
+    assert memory.backend.commit_id() - before == 1  # one group
+    memory.close()
+    with open_backend(backend_name, tmp_path) as again:  # durable (in memory: a new store)
+        if backend_name != "in-memory":
+            assert again.keys() == ["b/0", "b/1", "b/3", "b/4"]
+            assert again.verify() == []
+
+
+def test_ctrl_c_in_the_main_thread_running_another_function_is_the_main_threads(
+    memory: memkv.Memory,
+) -> None:
+    """A KeyboardInterrupt raised in the main thread, while it leads a group, is a
+    Ctrl-C wherever it lands: the main thread gets it (after its own write
+    committed), the function it was running fails with a BackendError."""
+    assert threading.current_thread() is threading.main_thread()
+    told: list[Outcome] = []
+    done = threading.Event()
+
+    def interrupted(tx: memkv.Transaction) -> None:
+        tx.store("theirs", 1)
+        raise KeyboardInterrupt
+
+    def tell(outcome: Outcome) -> None:
+        told.append(outcome)
+        done.set()
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_tx: memkv.Transaction) -> None:
+        entered.set()
+        release.wait(30)
+
+    def queue_theirs_behind_mine_then_release() -> None:
+        wait_for_queue(memory, 1)  # the main thread's function
+        memory.submit(interrupted, tell)
+        wait_for_queue(memory, 2)
+        release.set()  # the main thread, oldest waiter, leads the group [mine, theirs]
+
+    memory.submit(hold, lambda _outcome: None)
+    assert entered.wait(30)
+    helper = threading.Thread(target=queue_theirs_behind_mine_then_release)
+    helper.start()
+    with pytest.raises(KeyboardInterrupt):
+        memory.transact(lambda tx: tx.store("mine", 1))
+    helper.join(30)
+    assert done.wait(30)
+    [(ok, error)] = told
+    assert not ok
+    assert isinstance(error, memkv.BackendError)
+    assert isinstance(error.__cause__, KeyboardInterrupt)
+    assert memory.keys() == ["mine"]
+
+
 class FailingBackend(DelegatingBackend):
     """Another backend, whose next group commit, or next flush, fails."""
 

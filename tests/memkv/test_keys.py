@@ -130,6 +130,13 @@ def test_unpack_rejects_what_pack_never_makes(not_packed: str) -> None:
         unpack(not_packed)
 
 
+@pytest.mark.parametrize("not_a_str", [None, b"\x03a\x00", {"a": 1}, 7])
+def test_unpack_of_what_is_not_a_str(not_a_str: object) -> None:
+    """It used to raise TypeError or KeyError."""
+    with pytest.raises(memkv.InvalidKey, match="packed key is a str"):
+        unpack(not_a_str)  # type: ignore[arg-type]
+
+
 def test_describe_renders_packed_keys_as_tuples_and_others_as_is() -> None:
     for key in (pack(("sop", "run", 7)), "user/name", "\x03broken", "('a', 1)"):
         assert parse_key(quote_key(key)) == key

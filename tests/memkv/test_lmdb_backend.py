@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import re
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -280,6 +282,104 @@ def test_files_are_private_to_their_owner(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
     for name in ("data.mdb", "lock.mdb"):
         assert stat.S_IMODE((path / name).stat().st_mode) & 0o077 == 0
+
+
+def test_a_store_read_without_its_lock_file(tmp_path: Path) -> None:
+    """``readonly=True, lock=False`` reads a store through its data file alone (a
+    copy without lock.mdb, say) and creates nothing."""
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        mem.store("k", 1, session_id="s")
+    (path / "lock.mdb").unlink()
+    with memkv.open(path, readonly=True, lock=False) as mem:
+        assert mem.get("k").content == 1  # type: ignore[union-attr]
+        assert (mem.count(), mem.sessions()) == (1, {"s": 1})
+        assert mem.snapshot(lambda view: view.keys()) == ["k"]
+        assert mem.health_check()
+        assert mem.verify() == []
+        with pytest.raises(memkv.ReadOnlyStore):
+            mem.store("x", 2)
+        with pytest.raises(memkv.InvalidArgument, match="lock=False"):
+            memkv.open(path, readonly=True)  # already open in this process, otherwise
+    assert sorted(p.name for p in path.iterdir()) == ["data.mdb"]
+    with pytest.raises(memkv.InvalidArgument, match="readonly=True"):
+        memkv.open(path, lock=False)
+    with memkv.open(path) as mem:  # a writer makes its lock file again
+        mem.store("k", 2)
+        with pytest.raises(memkv.InvalidArgument, match="lock=True"):
+            memkv.open(path, readonly=True, lock=False)  # one environment per process
+    with memkv.open(path, readonly=True, lock=False) as mem:
+        assert mem.get("k").content == 2  # type: ignore[union-attr]
+
+
+READ_ONLY_INSPECTION = """
+import os, sys, memkv
+if sys.argv[2] != "-":
+    os.setgid(int(sys.argv[2]))
+    os.setuid(int(sys.argv[3]))  # root writes anything: read as an ordinary user
+try:
+    memkv.open(sys.argv[1], readonly=True)
+    print("opened")
+except memkv.StoreUnavailable as exc:
+    print("refused:", exc)
+with memkv.open(sys.argv[1], readonly=True, lock=False) as mem:
+    print("read:", mem.get("k").content, mem.count())
+    try:
+        mem.store("x", 1)
+    except memkv.ReadOnlyStore:
+        print("writes refused")
+"""
+
+
+@pytest.mark.parametrize("unwritable", ["lock file", "directory without lock file"])
+def test_a_store_whose_lock_file_cannot_be_written_can_still_be_inspected(
+    unwritable: str,
+) -> None:
+    """A backup, read-only media, another user's store: ``readonly=True`` alone is
+    refused (LMDB writes its lock file even to read) with a message that says how to
+    read it and at what risk; ``readonly=True, lock=False`` reads it."""
+    base = Path(tempfile.mkdtemp(prefix="memkv-readonly-"))
+    path = base / "store"
+    try:
+        with memkv.open(path) as mem:
+            mem.store("k", 42)
+        if unwritable == "directory without lock file":
+            (path / "lock.mdb").unlink()
+        as_root = os.geteuid() == 0
+        if as_root:  # root writes anything: the reader runs as an unprivileged user
+            nobody = pwd.getpwnam("nobody")
+            user = [str(nobody.pw_gid), str(nobody.pw_uid)]
+            modes = {base: 0o755, path: 0o755, path / "data.mdb": 0o644}
+            if (path / "lock.mdb").exists():
+                modes[path / "lock.mdb"] = 0o644  # readable, not writable, by nobody
+        else:
+            user = ["-", "-"]
+            modes = {path: 0o555, path / "data.mdb": 0o444}
+            if (path / "lock.mdb").exists():
+                modes = {path / "lock.mdb": 0o444}
+        for file, mode in modes.items():
+            file.chmod(mode)
+        result = subprocess.run(
+            [sys.executable, "-c", READ_ONLY_INSPECTION, str(path), *user],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = result.stdout.splitlines()
+        assert len(lines) == 3, result.stdout + result.stderr
+        refused, read, writes = lines
+        assert refused.startswith("refused:")
+        assert str(path) in refused
+        assert "readonly=True, lock=False" in refused
+        assert "coordinates" in refused  # the risk is named
+        assert (read, writes) == ("read: 42 1", "writes refused")
+        if unwritable == "directory without lock file":
+            assert sorted(p.name for p in path.iterdir()) == ["data.mdb"]
+    finally:
+        path.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_format_is_pinned_to_lmdb_0_9(tmp_path: Path) -> None:

@@ -103,12 +103,46 @@ def test_bad_arguments(memory: memkv.Memory) -> None:
     log: memkv.SequenceLog[int] = memkv.SequenceLog(memory, "jobs")
     for bad in (
         lambda: log.tail(-1),
-        lambda: log.read(limit=0),
+        lambda: log.read(limit=-1),
         lambda: log.read(since="3"),  # type: ignore[arg-type]
         lambda: log.trim_through(1.5),  # type: ignore[arg-type]
+        lambda: log.trim_older_than(datetime(2030, 1, 1)),  # naive: was a TypeError
+        lambda: log.trim_older_than("2030-01-01"),  # type: ignore[arg-type]
     ):
         with pytest.raises(memkv.InvalidArgument):
             bad()
+
+
+def test_a_record_that_would_not_read_back_is_refused(memory: memkv.Memory) -> None:
+    """It used to be stored, and then every read of the log failed as corrupt."""
+    log: memkv.SequenceLog[Note] = memkv.SequenceLog(memory, "notes", Note)
+    log.append(Note("fine"))
+    with pytest.raises(memkv.InvalidContent, match=r"notes.*Expected `str`, got `int`"):
+        log.append(Note(42))  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="notes"):
+        log.extend([Note("kept?"), Note(b"bytes")])  # type: ignore[arg-type]
+    assert [r.record for r in log.read()] == [Note("fine")]
+    assert log.next_seq() == 1
+
+
+def test_an_async_trim_predicate_is_refused_before_anything_goes(memory: memkv.Memory) -> None:
+    """Its coroutine would count as true: every record would have been trimmed."""
+    log: memkv.SequenceLog[int] = memkv.SequenceLog(memory, "jobs")
+    log.extend(range(5))
+
+    async def older(record: memkv.SeqRecord[int]) -> bool:
+        return record.record < 2
+
+    async def note(tx: memkv.Transaction, record: memkv.SeqRecord[int]) -> None:
+        tx.store(f"removed/{record.seq}", record.record)
+
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        log.trim_while(older)  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        log.trim_through(3, on_remove=note)  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidArgument, match="async def"):
+        memory.transact(lambda tx: log.trim_through_in(tx, 3, on_remove=note))  # type: ignore[arg-type]
+    assert [r.record for r in log.read()] == [0, 1, 2, 3, 4]
 
 
 class SequenceLogMachine(RuleBasedStateMachine):

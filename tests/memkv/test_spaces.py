@@ -147,3 +147,19 @@ def test_the_async_internal_space(memory: memkv.Memory) -> None:
         return await amem.count(), await internal.count(), await internal.keys(limit=2)
 
     assert asyncio.run(main()) == (1, 8, ["i/0", "i/1"])
+
+
+def test_a_snapshots_internal_view_ends_with_it(memory: memkv.Memory) -> None:
+    memory.internal.store("k", 1)
+    kept = memory.snapshot(lambda view: view.internal)
+    raises_naming(memkv.TransactionClosed, "ended", lambda: kept.get("k"))
+    inner = memory.internal.snapshot(lambda view: view)
+    raises_naming(memkv.TransactionClosed, "ended", lambda: inner.keys())
+
+
+def test_the_internal_space_refuses_an_async_function(memory: memkv.Memory) -> None:
+    async def write(tx: memkv.Transaction) -> None:
+        tx.store("k", 1)
+
+    raises_naming(memkv.InvalidArgument, "async", lambda: memory.internal.transact(write))
+    assert memory.internal.count() == 0

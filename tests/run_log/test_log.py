@@ -42,6 +42,15 @@ def test_stats_are_exactly_total_and_successful(log: MemoryRunLog) -> None:
     assert log.get_stats("never") == {"total": 0, "successful": 0}
 
 
+def test_a_run_that_is_no_workflow_run_is_refused(log: MemoryRunLog) -> None:
+    with pytest.raises(memkv.InvalidArgument, match="must be of type WorkflowRun, not dict"):
+        log.save_run({"id": "r1", "workflow_id": "w"})  # type: ignore[arg-type]
+    with pytest.raises(memkv.InvalidContent, match="error"):
+        log.save_run(make_run("r2", workflow_id="w", error=42))
+    assert log.get_stats("w") == {"total": 0, "successful": 0}
+    assert log.list_runs("w") == ([], None)
+
+
 def test_get_run(log: MemoryRunLog) -> None:
     run = make_run("r1", metadata={"rows": 12, "source": {"bank": "x"}})
     log.save_run(run)
@@ -96,8 +105,19 @@ def test_malformed_cursor_is_a_clear_error(log: MemoryRunLog) -> None:
     for bad in ("2026-11-23T09:00:00", "garbage", "", memkv.keys.encode_cursor(("x", "y"))):
         with pytest.raises(memkv.InvalidCursor, match="cursor"):
             log.list_runs("bank_to_ynab", start_after=bad)
-    with pytest.raises(memkv.InvalidArgument, match="limit"):
-        log.list_runs("bank_to_ynab", limit=0)
+    for bad_limit in (-1, "10", 1.5):
+        with pytest.raises(memkv.InvalidArgument, match="limit"):
+            log.list_runs("bank_to_ynab", limit=bad_limit)  # type: ignore[arg-type]
+
+
+def test_limit_zero_returns_nothing_and_none_returns_all(log: MemoryRunLog) -> None:
+    for i in range(3):
+        log.save_run(make_run(f"r{i}", minute=i))
+    assert log.list_runs("bank_to_ynab", limit=0) == ([], None)  # was InvalidArgument
+    runs, cursor = log.list_runs("bank_to_ynab", limit=None)  # was a TypeError
+    assert ([run.id for run in runs], cursor) == (["r2", "r1", "r0"], None)
+    _, cursor = log.list_runs("bank_to_ynab", limit=1)
+    assert log.list_runs("bank_to_ynab", limit=0, start_after=cursor) == ([], None)
 
 
 def test_list_of_a_workflow_whose_id_prefixes_another(log: MemoryRunLog) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import memkv
 from sop_audit import (
     SopAuditEventKind,
     SopAuditLogger,
+    SopRunPage,
     SopRunStatus,
     SopStepStatus,
 )
@@ -88,6 +90,26 @@ def test_mark_stale_runs_fails_non_terminal_and_leaves_terminal(logger: SopAudit
     assert failed is not None
     assert failed.completed_at is not None
     assert logger.mark_stale_runs() == 0  # idempotent
+
+
+def test_a_record_that_is_no_struct_of_its_type_is_refused(logger: SopAuditLogger) -> None:
+    """A dict used to raise AttributeError; a str where an int is declared used to be
+    stored, and then the trail could not be read."""
+    as_dict = {"run_id": "r", "sop_name": "s"}
+    calls: list[Callable[[], object]] = [
+        lambda: logger.log_run_start(as_dict),  # type: ignore[arg-type]
+        lambda: logger.log_approval(as_dict, 1),  # type: ignore[arg-type]
+        lambda: logger.log_step_result("r", {"step_number": 1}),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(memkv.InvalidArgument, match=r"must be of type Sop.*, not dict"):
+            call()
+    with pytest.raises(memkv.InvalidContent, match="current_step"):
+        logger.log_run_start(make_run("r", current_step="1"))
+    with pytest.raises(memkv.InvalidContent, match="step_number"):
+        logger.log_step_result("r", step_result(1.5))  # type: ignore[arg-type]
+    assert logger.list_runs() == []
+    assert logger.timeline("r") == []
 
 
 def test_get_nonexistent_run_returns_none(logger: SopAuditLogger) -> None:
@@ -210,6 +232,12 @@ def test_find_runs_by_status_and_name_with_pages(logger: SopAuditLogger) -> None
     assert len(collect(status=SopRunStatus.FAILED)) == 11
     with pytest.raises(memkv.InvalidCursor):
         logger.find_runs(cursor="garbage")
+    assert logger.find_runs(limit=0) == SopRunPage(runs=[], next_cursor=None)  # was refused
+    assert logger.find_runs(limit=0, status=SopRunStatus.FAILED).runs == []
+    with pytest.raises(memkv.InvalidCursor):  # limit=0 still checks the cursor
+        logger.find_runs(limit=0, cursor="garbage")
+    with pytest.raises(memkv.InvalidArgument, match="limit"):
+        logger.find_runs(limit=-1)
 
 
 def test_corrupt_run_is_reported_never_absent(

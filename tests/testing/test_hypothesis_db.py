@@ -243,3 +243,12 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
         MemkvExampleDatabase(tmp_path, name="")
     assert MemkvExampleDatabase(tmp_path) == MemkvExampleDatabase(tmp_path)
     assert MemkvExampleDatabase(tmp_path, name="a") != MemkvExampleDatabase(tmp_path, name="b")
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(memkv.InvalidArgument, match="empty"):
+        MemkvExampleDatabase("")
+    assert list(tmp_path.iterdir()) == []

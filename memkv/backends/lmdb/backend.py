@@ -15,7 +15,7 @@ from memkv import forking
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.environment import Environment
 from memkv.errors import InvalidArgument, ReadOnlyStore, StoreClosed, StoreUnavailable
-from memkv.options import Durability
+from memkv.options import Durability, check_location
 
 
 class _SharedEnvironments:
@@ -43,6 +43,7 @@ class _SharedEnvironments:
         max_map_size: int,
         durability: Durability,
         readonly: bool,
+        lock: bool,
     ) -> Environment:
         """The environment of ``directory``, opened if no handle uses it yet; one
         more handle uses it.
@@ -61,12 +62,17 @@ class _SharedEnvironments:
                     max_map_size=max_map_size,
                     durability=durability,
                     readonly=readonly,
+                    lock=lock,
                 )
                 self._open[identity] = environment
                 self._live.add(environment)
             else:
                 _check_compatible(
-                    environment, durability=durability, readonly=readonly, max_map_size=max_map_size
+                    environment,
+                    durability=durability,
+                    readonly=readonly,
+                    max_map_size=max_map_size,
+                    lock=lock,
                 )
             environment.handles += 1
         return environment
@@ -102,7 +108,15 @@ forking.register(_environments)
 
 
 class LmdbBackend(Backend):
-    """A handle on the LMDB store in one directory (created if absent, mode 0700)."""
+    """A handle on the LMDB store in one directory (created if absent, mode 0700);
+    ``~`` in ``path`` is expanded.
+
+    Raises:
+        InvalidArgument: ``path`` is not a path, or is empty (see
+            `memkv.options.check_location`); ``lock=False`` without ``readonly``;
+            options that conflict with those of a handle already open on the directory.
+        StoreUnavailable: the directory cannot hold or does not hold a memkv store.
+    """
 
     name = "lmdb"
 
@@ -114,17 +128,22 @@ class LmdbBackend(Backend):
         max_map_size: int,
         durability: Durability,
         readonly: bool,
+        lock: bool = True,
     ) -> None:
+        if not lock and not readonly:
+            raise InvalidArgument("lock=False is for read-only inspection: it needs readonly=True")
+        path = Path(os.path.expanduser(check_location(path)))
         self.location = str(path)
         self.readonly = readonly
         self._closed = False
-        directory = _prepare_directory(Path(path), readonly=readonly)
+        directory = _prepare_directory(path, readonly=readonly)
         self._environment = _environments.attach(
             directory,
             map_size=map_size,
             max_map_size=max_map_size,
             durability=durability,
             readonly=readonly,
+            lock=lock,
         )
 
     @property
@@ -193,12 +212,20 @@ def _prepare_directory(path: Path, *, readonly: bool) -> Path:
 
 
 def _identity(directory: Path) -> tuple[int, int]:
-    status = directory.stat()
+    try:
+        status = directory.stat()
+    except OSError as exc:  # removed since it was prepared, say
+        raise StoreUnavailable(f"cannot open the store directory {directory}: {exc}") from exc
     return status.st_dev, status.st_ino
 
 
 def _check_compatible(
-    environment: Environment, *, durability: Durability, readonly: bool, max_map_size: int
+    environment: Environment,
+    *,
+    durability: Durability,
+    readonly: bool,
+    max_map_size: int,
+    lock: bool,
 ) -> None:
     conflicts = []
     if environment.durability is not durability:
@@ -207,6 +234,8 @@ def _check_compatible(
         conflicts.append("readonly=True")
     if environment.max_map_size != max_map_size:
         conflicts.append(f"max_map_size={environment.max_map_size}")
+    if environment.lock != lock:
+        conflicts.append(f"lock={environment.lock}")
     if conflicts:
         raise InvalidArgument(
             f"the store at {environment.path} is already open in this process with "

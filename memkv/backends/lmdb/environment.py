@@ -119,11 +119,15 @@ class Environment:
         max_map_size: int,
         durability: Durability,
         readonly: bool,
+        lock: bool = True,
     ) -> None:
+        """``lock=False`` (with ``readonly``): open without LMDB's lock file (see
+        `memkv.LmdbOptions.lock`); the commit id then comes from the data file."""
         self.path = path
         self.identity = identity
         self.durability = durability
         self.readonly = readonly
+        self.lock = lock
         self.max_map_size = max_map_size
         self.handles = 0
         self.reaped_readers = 0
@@ -156,11 +160,12 @@ class Environment:
                 max_readers=_MAX_READERS,
                 mode=0o600,
                 create=not self.readonly,
+                lock=self.lock,
                 lib_version=_LIB_VERSION,
                 **flags,
             )
         except lmdb.Error as exc:
-            raise open_error(self.path, exc) from exc
+            raise open_error(self.path, exc, readonly=self.readonly, lock=self.lock) from exc
         try:
             dbs = self._open_databases(env)
             self._dbs.clear()  # in place: `point_reader` closures hold this dict
@@ -170,7 +175,7 @@ class Environment:
             env.close()
             raise
         self._env = env
-        if not self._lock_file.opened:
+        if self.lock and not self._lock_file.opened:  # without the lock, it may be stale
             self._lock_file.map_file(self._last_txnid_slow)
 
     def _open_databases(self, env: lmdb.Environment) -> dict[Table, Any]:

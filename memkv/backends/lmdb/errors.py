@@ -11,10 +11,20 @@ import lmdb
 from memkv.errors import BackendError, MemkvError, ReadOnlyStore, StorageFull, StoreUnavailable
 
 
-def open_error(path: Path, exc: lmdb.Error) -> MemkvError:
+def open_error(path: Path, exc: lmdb.Error, *, readonly: bool, lock: bool) -> MemkvError:
     """The error of opening the store at ``path``: `StoreUnavailable` if the path or
-    the format is wrong, else as `engine_error`."""
+    the format is wrong, else as `engine_error`. A store opened ``readonly`` whose lock
+    file cannot be written or created is told how to read it anyway, and at what risk."""
     code = getattr(exc, "code", None)
+    data_readable = os.access(path / "data.mdb", os.R_OK)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) and readonly and lock and data_readable:
+        return StoreUnavailable(
+            f"cannot open the store at {path}: {os.strerror(code)}. Even a read-only open "
+            "writes LMDB's lock file (lock.mdb), to coordinate with writers. If this store "
+            "is a backup, a copy, on read-only media, or no process writes it, open it with "
+            "readonly=True, lock=False: then nothing coordinates with a process writing it "
+            "meanwhile, whose changes could make reads fail or return torn data"
+        )
     if code in (errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EROFS):
         return StoreUnavailable(f"cannot open the store at {path}: {os.strerror(code)}")
     if isinstance(exc, lmdb.InvalidError | lmdb.VersionMismatchError):

@@ -8,12 +8,12 @@ from typing import Any
 
 import lmdb
 
-from memkv.backends.base import Table
+from memkv.backends.base import EngineSignal, Table
 
 
-class RetryWithLargerMap(BaseException):
-    """Raised out of a transaction function when the map is full. A BaseException, so
-    that a transaction function that catches ``Exception`` cannot swallow it."""
+class RetryWithLargerMap(EngineSignal):
+    """Raised out of a transaction function when the map is full (an `EngineSignal`,
+    so that a transaction function that catches ``Exception`` cannot swallow it)."""
 
 
 class LmdbReadTxn:

@@ -39,7 +39,7 @@ import psycopg
 import psycopg_pool
 from psycopg import conninfo as libpq_conninfo
 
-from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
+from memkv.backends.base import Backend, EngineSignal, Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.postgres import sql
 from memkv.backends.postgres.errors import (
     RETRYABLE,
@@ -86,12 +86,12 @@ class _RecentFirstPool(psycopg_pool.ConnectionPool[Connection]):
         return super()._get_ready_connection(timeout)
 
 
-class _NeedsSnapshot(BaseException):
+class _NeedsSnapshot(EngineSignal):
     """A read function sent a second statement outside a snapshot: run it in one.
-    (A BaseException, so that no ``except Exception`` of the function swallows it.)"""
+    (An `EngineSignal`, so that no ``except Exception`` of the function swallows it.)"""
 
 
-class _EngineFailure(BaseException):
+class _EngineFailure(EngineSignal):
     """A statement failed: carried past the functions' own error handling, so that a
     failing server is never taken for a function that raised."""
 
