@@ -207,7 +207,7 @@ def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="keys packed from a tuple starting with these parts (integers as such), "
         "e.g. --parts sop step run-7",
     )
-    listing.add_argument("--limit", type=arguments.at_least(1), help="at most this many")
+    listing.add_argument("--limit", type=arguments.at_least(0), help="at most this many")
     listing.add_argument(
         "--after", type=arguments.key, help="start after this key (the last of a page)"
     )
@@ -273,7 +273,22 @@ def _open(path: str, *, readonly: bool = True) -> memkv.Memory:
         raise memkv.NotFound(f"no store at {path}")
     if not readonly:
         memkv.open(path, readonly=True).close()  # is there a store? (opening it creates none)
+    elif store_kind(path) is LMDB and not _lock_file_writable(Path(path)):
+        print(
+            f"memkv: note: {render.escape(path)}: the lock file cannot be written (a backup, "
+            "another user's store?); reading without it, so a process writing the store "
+            "meanwhile could make this fail or read torn data",
+            file=sys.stderr,
+        )
+        return memkv.open(path, readonly=True, lock=False)
     return memkv.open(path, readonly=readonly)
+
+
+def _lock_file_writable(path: Path) -> bool:
+    """Whether this process can use the LMDB lock file of the store at ``path``
+    (LMDB writes it even to read, creating it if absent)."""
+    lock_file = path / "lock.mdb"
+    return os.access(lock_file if lock_file.exists() else path, os.W_OK)
 
 
 def _stats(args: argparse.Namespace) -> int:

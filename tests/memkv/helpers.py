@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,3 +136,35 @@ class DelegatingBackend(Backend):
     @property
     def closed(self) -> bool:
         return self.inner.closed
+
+
+@contextlib.contextmanager
+def lock_file_unwritable(*, keep_lock_file: bool = True) -> Iterator[tuple[Path, list[str]]]:
+    """A store holding ``k`` = 42 that its reader may read but whose lock file (or,
+    without ``keep_lock_file``, whose directory) it cannot write: a backup, another
+    user's store. Yields its path and the ``[gid, uid]`` to run the reader as (root
+    writes anything, so then an unprivileged user), or ``["-", "-"]``: as this user."""
+    base = Path(tempfile.mkdtemp(prefix="memkv-readonly-"))
+    path = base / "store"
+    try:
+        with memkv.open(path) as mem:
+            mem.store("k", 42)
+        if not keep_lock_file:
+            (path / "lock.mdb").unlink()
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            user = [str(nobody.pw_gid), str(nobody.pw_uid)]
+            modes = {base: 0o755, path: 0o755, path / "data.mdb": 0o644}
+            if keep_lock_file:
+                modes[path / "lock.mdb"] = 0o644  # readable, not writable, by nobody
+        else:
+            user = ["-", "-"]
+            modes = {path: 0o555, path / "data.mdb": 0o444}
+            if keep_lock_file:
+                modes = {path / "lock.mdb": 0o444}
+        for file, mode in modes.items():
+            file.chmod(mode)
+        yield path, user
+    finally:
+        path.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)

@@ -14,7 +14,7 @@ import pytest
 import memkv
 from memkv.cli import main
 from memkv.keys import pack, render_key
-from tests.memkv.helpers import put_raw
+from tests.memkv.helpers import child_env, lock_file_unwritable, put_raw
 
 
 @pytest.fixture
@@ -598,3 +598,32 @@ def test_get_json_of_a_missing_key_prints_null(
     assert code == 1
     assert out == "null\n"
     assert err == "memkv: error: no entry at key nobody\n"
+
+
+CLI_AS_USER = """
+import os, sys
+from memkv.cli import main  # imported first: the user below may not read the interpreter's files
+if sys.argv[1] != "-":
+    os.setgid(int(sys.argv[1]))
+    os.setuid(int(sys.argv[2]))  # root writes anything: read as an ordinary user
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("keep_lock_file", [True, False], ids=["lock file", "no lock file"])
+def test_a_store_whose_lock_file_cannot_be_written_is_inspected_with_a_note(
+    keep_lock_file: bool,
+) -> None:
+    with lock_file_unwritable(keep_lock_file=keep_lock_file) as (path, user):
+        result = subprocess.run(
+            [sys.executable, "-c", CLI_AS_USER, *user, "get", str(path), "k", "--json"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["content"] == 42
+        assert "lock file cannot be written" in result.stderr
+        assert "torn" in result.stderr  # the risk is named

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import re
 import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import msgspec
 import pytest
 
 import memkv
-from tests.memkv.helpers import child_env, run_worker, start_worker
+from tests.memkv.helpers import child_env, lock_file_unwritable, run_worker, start_worker
 from tests.memkv.workers import store_megabyte
 
 # -- several processes -----------------------------------------------------------------
@@ -338,27 +336,7 @@ def test_a_store_whose_lock_file_cannot_be_written_can_still_be_inspected(
     """A backup, read-only media, another user's store: ``readonly=True`` alone is
     refused (LMDB writes its lock file even to read) with a message that says how to
     read it and at what risk; ``readonly=True, lock=False`` reads it."""
-    base = Path(tempfile.mkdtemp(prefix="memkv-readonly-"))
-    path = base / "store"
-    try:
-        with memkv.open(path) as mem:
-            mem.store("k", 42)
-        if unwritable == "directory without lock file":
-            (path / "lock.mdb").unlink()
-        as_root = os.geteuid() == 0
-        if as_root:  # root writes anything: the reader runs as an unprivileged user
-            nobody = pwd.getpwnam("nobody")
-            user = [str(nobody.pw_gid), str(nobody.pw_uid)]
-            modes = {base: 0o755, path: 0o755, path / "data.mdb": 0o644}
-            if (path / "lock.mdb").exists():
-                modes[path / "lock.mdb"] = 0o644  # readable, not writable, by nobody
-        else:
-            user = ["-", "-"]
-            modes = {path: 0o555, path / "data.mdb": 0o444}
-            if (path / "lock.mdb").exists():
-                modes = {path / "lock.mdb": 0o444}
-        for file, mode in modes.items():
-            file.chmod(mode)
+    with lock_file_unwritable(keep_lock_file=unwritable == "lock file") as (path, user):
         result = subprocess.run(
             [sys.executable, "-c", READ_ONLY_INSPECTION, str(path), *user],
             env=child_env(),
@@ -377,9 +355,6 @@ def test_a_store_whose_lock_file_cannot_be_written_can_still_be_inspected(
         assert (read, writes) == ("read: 42 1", "writes refused")
         if unwritable == "directory without lock file":
             assert sorted(p.name for p in path.iterdir()) == ["data.mdb"]
-    finally:
-        path.chmod(0o700)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_format_is_pinned_to_lmdb_0_9(tmp_path: Path) -> None:

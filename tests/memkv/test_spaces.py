@@ -154,7 +154,7 @@ def test_a_snapshots_internal_view_ends_with_it(memory: memkv.Memory) -> None:
     kept = memory.snapshot(lambda view: view.internal)
     raises_naming(memkv.TransactionClosed, "ended", lambda: kept.get("k"))
     inner = memory.internal.snapshot(lambda view: view)
-    raises_naming(memkv.TransactionClosed, "ended", lambda: inner.keys())
+    raises_naming(memkv.TransactionClosed, "ended", inner.keys)
 
 
 def test_the_internal_space_refuses_an_async_function(memory: memkv.Memory) -> None:
