@@ -469,7 +469,6 @@ def test_forget_creates_no_store(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (["stats", ""], 2),  # not the current directory
         (["demo", "--path", ""], 2),
         (["bench", "--dir", ""], 2),
-        (["list", "STORE", "--limit", "0"], 2),
         (["list", "STORE", "--limit", "-3"], 2),
         (["list", "STORE", "--limit", "many"], 2),
         (["list", "STORE", "--category", ""], 2),
