@@ -266,6 +266,7 @@ class AsyncMemory:
     count = _read_operation(Memory.count)
     categories = _read_operation(Memory.categories)
     sessions = _read_operation(Memory.sessions)
+    recall = _read_operation(Memory.recall)
 
     async def verify(self) -> Problems:
         """See `Memory.verify`; it reads the whole store, so it runs in a thread."""

@@ -57,6 +57,7 @@ class EntryHeader(msgspec.Struct, frozen=True):
     id: str
     key: str
     category: str
+    timestamp: datetime
     session_id: str | None = None
 
 

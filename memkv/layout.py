@@ -21,6 +21,18 @@ Within a space (each key below behind the space's prefix):
   session))`` -> an 8-byte big-endian count; a count that reaches zero is deleted, so
   the count keys also list the categories and sessions in use.
 
+Recall's index (`memkv.recall`), in the user's space only:
+
+* ``pack(("r", term))`` + key -> the term's frequency in the entry and the entry's
+  length in tokens (two 4-byte big-endian numbers): a posting;
+* ``pack(("n", "r", term))`` -> how many entries hold the term (a count, as above);
+  ``pack(("n", "rn"))`` -> how many entries have a token, ``pack(("n", "rl"))`` -> how
+  many tokens they have in all;
+* ``pack(("t",))`` + 8 bytes + key -> empty: every entry by timestamp, newest first
+  (the bytes are the complement of its microseconds since 1970, offset to be
+  unsigned), then by key;
+* in ``Table.META``, `RECALL_SETTING` -> ``b"off"`` if the store keeps no recall index.
+
 The entry's key is the last part of every index key and is appended raw: the prefix
 before it is self-delimiting, so the index sorts like the entries and a key prefix
 is a byte prefix.
@@ -29,6 +41,9 @@ is a byte prefix.
 from __future__ import annotations
 
 import functools
+import hashlib
+import struct
+from datetime import UTC, datetime
 from typing import Final
 
 from memkv.keys import pack, unpack
@@ -37,12 +52,17 @@ _CATEGORY: Final = "c"
 _SESSION: Final = "s"
 _CATEGORY_SESSION: Final = "cs"
 _COUNT: Final = "n"
+_POSTING: Final = "r"
+_RECALL_ENTRIES: Final = "rn"
+_RECALL_TOKENS: Final = "rl"
+_BY_TIME: Final = "t"
 
 Space = bytes  # a key space: the prefix of each of its keys
 
 USER_SPACE: Final[Space] = b""
 INTERNAL_SPACE: Final[Space] = b"\xff"
 SPACES: Final = (USER_SPACE, INTERNAL_SPACE)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def space_of(storage_key: bytes) -> Space:
@@ -134,3 +154,59 @@ def encode_count(count: int) -> bytes:
 
 def decode_count(data: bytes | None) -> int:
     return 0 if data is None else int.from_bytes(data, "big")
+
+
+# -- recall ---------------------------------------------------------------------------
+
+RECALL_SETTING: Final = b"recall"  # in Table.META
+RECALL_OFF: Final = b"off"
+RECALL_ENTRIES: Final = pack((_COUNT, _RECALL_ENTRIES)).encode()
+RECALL_TOKENS: Final = pack((_COUNT, _RECALL_TOKENS)).encode()
+BY_TIME: Final = pack((_BY_TIME,)).encode()
+
+_LONGEST_TERM: Final = 64  # UTF-8 bytes of a term kept as it is in a key
+_TERM_HEAD: Final = 24  # UTF-8 bytes kept of a longer term, before its digest
+_TIME_OFFSET: Final = 1 << 63
+_TIME_TOP: Final = (1 << 64) - 1
+
+
+def _term_text(term: str) -> str:
+    """A term as it appears in keys: itself, or if longer than `_LONGEST_TERM` bytes,
+    its head and a digest of the whole (``#`` is no word character, so no term is
+    written so)."""
+    raw = term.encode()
+    if len(raw) <= _LONGEST_TERM:
+        return term
+    head = raw[:_TERM_HEAD].decode(errors="ignore")
+    return head + "#" + hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=65536)
+def posting_prefix(term: str) -> bytes:
+    return pack((_POSTING, _term_text(term))).encode()
+
+
+@functools.lru_cache(maxsize=65536)
+def term_count_key(term: str) -> bytes:
+    """The count of entries holding ``term`` (its document frequency)."""
+    return pack((_COUNT, _POSTING, _term_text(term))).encode()
+
+
+def encode_posting(frequency: int, length: int) -> bytes:
+    return struct.pack(">II", frequency, length)
+
+
+def decode_posting(value: bytes) -> tuple[int, int]:
+    """The term's frequency in the entry, and the entry's length in tokens."""
+    frequency, length = struct.unpack(">II", value)
+    return frequency, length
+
+
+def time_key(timestamp: datetime, raw_key: bytes) -> bytes:
+    """The key of an entry in the index by time (newest first, then by key)."""
+    delta = timestamp - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return BY_TIME + (_TIME_TOP - (micros + _TIME_OFFSET)).to_bytes(8, "big") + raw_key
+
+
+TIME_KEY_SKIP: Final = len(BY_TIME) + 8  # bytes before the entry's key

@@ -1,5 +1,6 @@
 """Consistency check and repair of a store: can every record be read, and do the
-indexes and counts agree with the entries (in both key spaces, see `memkv.layout`)?
+indexes, counts and recall index agree with the entries (in both key spaces, see
+`memkv.layout`)?
 
 Both read the whole store in one transaction and hold the expected index in memory:
 maintenance operations (``memkv verify PATH [--repair]``, the crash tests), not hot
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from memkv import layout
+from memkv import layout, recall
 from memkv.backends.base import ReadTxn, Table, WriteTxn
 from memkv.entry import decode_entry
 from memkv.errors import CorruptRecord
@@ -25,6 +26,7 @@ class _Expected:
         self.index: dict[bytes, bytes] = {}
         self.corrupt: list[tuple[bytes, CorruptRecord]] = []  # entries-table keys
         counts: dict[bytes, int] = {}
+        recalls = recall.kept(txn)
         for storage_key, data in txn.scan(Table.ENTRIES, b"", None):
             space = layout.space_of(storage_key)
             raw_key = storage_key[len(space) :]
@@ -41,6 +43,8 @@ class _Expected:
                 self.index[both + raw_key] = b""
             for count_key in layout.count_keys(space, category, session_id):
                 counts[count_key] = counts.get(count_key, 0) + 1
+            if recalls and space == layout.USER_SPACE:
+                self.index.update(recall.expected_index(raw_key, entry, counts))
         self.index.update((key, layout.encode_count(count)) for key, count in counts.items())
 
     def differences(self, txn: ReadTxn) -> list[tuple[bytes, bytes | None, bytes | None]]:

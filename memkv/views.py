@@ -13,14 +13,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 
-from memkv import layout
+from memkv import layout, recall
 from memkv.backends.base import ReadTxn, Table, WriteTxn
 from memkv.cache import ABSENT, CachedValue, cached_value
-from memkv.counts import CountChanges, add_counts, pending, write_counts
+from memkv.counts import CountChanges, add_counts, change_entry_counts, write_counts
 from memkv.entry import (
     CORE,
     EntryHeader,
@@ -33,9 +33,10 @@ from memkv.entry import (
     entry_decoder,
     new_entry_id,
 )
-from memkv.errors import Conflict, CorruptRecord, TransactionClosed
+from memkv.errors import Conflict, CorruptRecord, InvalidArgument, TransactionClosed
 from memkv.keys import check_name, encode_key, prefix_end, quote_key
-from memkv.query import Query, check_filters
+from memkv.query import Query, check_filters, check_limit
+from memkv.text import entry_terms, query_terms
 
 R = TypeVar("R")
 # Aliases: inside the classes below, `list` names the method.
@@ -48,6 +49,8 @@ Reading = tuple[datetime, str]  # a clock reading: entry timestamp and id prefix
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
 _EMPTY: Final = b""
+_USER: Final = layout.USER_SPACE
+_ALL: Final = 1 << 62  # a limit no store reaches
 
 __all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Reading", "Transaction"]
 
@@ -158,6 +161,43 @@ class ReadOperations(ABC):
         """The session ids in use, with their entry counts, in id order."""
         return self._read(lambda reader: reader._counted(layout.sessions_counted))
 
+    def recall(
+        self,
+        query: str,
+        limit: int | None = 10,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Entries:
+        """The entries that best match ``query``, ranked by BM25 (`memkv.recall`), each
+        with its ``score`` (higher: more relevant); by score descending, then key.
+
+        ``query`` is plain text, never a query language: its terms are its words
+        (`memkv.text`); an entry must hold at least one of them. A query without terms
+        (empty, only punctuation) returns the newest entries instead, newest first,
+        with no score. ``category``, ``session_id`` and ``since`` (inclusive) /
+        ``until`` (exclusive), bounds on the entry's timestamp, filter the results;
+        the statistics that rank them are the whole store's. At most ``limit``.
+
+        Raises:
+            InvalidArgument: a bad argument, the internal space, or a store that keeps
+                no recall index (created with ``recall=False``).
+            CorruptRecord.
+        """
+        self._check_usable()
+        if not isinstance(query, str):
+            raise InvalidArgument(f"query must be a str, not {type(query).__name__}: {query!r:.80}")
+        check_limit(limit)
+        check_filters(category, session_id)
+        _check_moment(since, "since")
+        _check_moment(until, "until")
+        if self._space != layout.USER_SPACE:
+            raise InvalidArgument("the internal key space keeps no recall index")
+        search = Search(query_terms(query), limit, category, session_id, since, until)
+        return self._read(lambda reader: reader._recall(search), several_reads=True)
+
 
 class Reader(ReadOperations):
     """The read operations on one snapshot (or inside a write transaction), in one
@@ -224,8 +264,65 @@ class Reader(ReadOperations):
         ]
 
     def _count(self, category: str | None, session_id: str | None) -> int:
-        count_key = layout.count_key(self._space, category, session_id)
+        return self._stored_count(layout.count_key(self._space, category, session_id))
+
+    def _stored_count(self, count_key: bytes) -> int:
+        """The count at ``count_key``, as this view sees it."""
         return layout.decode_count(self._snapshot().get(_INDEX, count_key))
+
+    def _recall(self, search: Search) -> Entries:
+        txn = self._snapshot()
+        if not recall.kept(txn):
+            raise InvalidArgument(
+                "this store keeps no recall index (it was created with recall=False)"
+            )
+        limit = _ALL if search.limit is None else search.limit
+        accept = self._filter(search)
+        entries: Entries = []
+        found: list[tuple[float | None, bytes]]
+        if search.terms:
+            found = list(recall.search(txn, self._stored_count, search.terms, limit, accept))
+        else:
+            found = [(None, raw_key) for raw_key in recall.most_recent(txn, limit, accept)]
+        for score, raw_key in found:
+            key = _key_text(raw_key)
+            data = txn.get(_ENTRIES, raw_key)
+            if data is None:  # a posting left by a corrupt record's removal
+                continue
+            entry = decode_entry(key, data)
+            entries.append(entry if score is None else msgspec.structs.replace(entry, score=score))
+        return entries
+
+    def _filter(self, search: Search) -> recall.Accept | None:
+        """Whether the entry at a key passes the search's filters (``None``: no
+        filter), by a point read of an index or of the entry."""
+        txn = self._snapshot()
+        tests: list[recall.Accept] = []
+        if search.category is not None and search.session_id is not None:
+            both = layout.category_session_prefix(_USER, search.category, search.session_id)
+            tests.append(lambda raw_key: txn.get(_INDEX, both + raw_key) is not None)
+        elif search.category is not None:
+            category = layout.category_prefix(_USER, search.category)
+            tests.append(lambda raw_key: txn.get(_INDEX, category + raw_key) is not None)
+        elif search.session_id is not None:
+            session = layout.session_prefix(_USER, search.session_id)
+            tests.append(lambda raw_key: txn.get(_INDEX, session + raw_key) is not None)
+        since, until = search.since, search.until
+        if since is not None or until is not None:
+
+            def in_time(raw_key: bytes) -> bool:
+                data = txn.get(_ENTRIES, raw_key)
+                if data is None:
+                    return False
+                moment = decode_header(_key_text(raw_key), data).timestamp
+                return (since is None or moment >= since) and (until is None or moment < until)
+
+            tests.append(in_time)
+        if not tests:
+            return None
+        if len(tests) == 1:
+            return tests[0]
+        return lambda raw_key: all(test(raw_key) for test in tests)
 
     def _counted(self, counts_prefix: Callable[[layout.Space], bytes]) -> dict[str, int]:
         space = self._space
@@ -242,7 +339,15 @@ class Transaction(Reader):
     Its ``internal`` view writes the internal key space in the same transaction.
     """
 
-    __slots__ = ("_clock", "_counts", "_group_counts", "_internal", "_write_txn", "_written")
+    __slots__ = (
+        "_clock",
+        "_counts",
+        "_group_counts",
+        "_internal",
+        "_recall_on",
+        "_write_txn",
+        "_written",
+    )
 
     def __init__(
         self,
@@ -267,6 +372,7 @@ class Transaction(Reader):
         self._written: dict[str, CachedValue] = {}  # for the read cache, after commit
         self._clock = reading  # one time for all its writes
         self._internal: Transaction | None = None
+        self._recall_on: bool | None = None  # does the store keep recall? (asked once)
 
     @property
     def internal(self) -> Transaction:
@@ -289,6 +395,14 @@ class Transaction(Reader):
 
     def _snapshot(self) -> ReadTxn:
         return self._live()
+
+    def _recalls(self) -> bool:
+        """Whether this view's writes are indexed for recall: the user's space of a
+        store that keeps a recall index."""
+        on = self._recall_on
+        if on is None:
+            on = self._recall_on = self._space == layout.USER_SPACE and recall.kept(self._live())
+        return on
 
     def _live(self) -> WriteTxn:
         txn = self._write_txn
@@ -332,16 +446,16 @@ class Transaction(Reader):
         if self._live().get(_ENTRIES, self._space + raw_key) is not None:
             raise Conflict(f"key {quote_key(key)} is already stored", key=key)
 
-    def _previous(self, key: str, raw_key: bytes) -> EntryHeader | None:
-        """The header of the entry at ``key``, or ``None`` if absent; a corrupt
-        record there is removed with its index entries first (see `forget`)."""
+    def _previous(self, key: str, raw_key: bytes) -> Stored | None:
+        """The entry at ``key`` as stored, or ``None`` if absent; a corrupt record
+        there is removed with its index entries first (see `forget`)."""
         data = self._live().get(_ENTRIES, self._space + raw_key)
         if data is None:
             return None
         try:
-            return decode_header(key, data)
+            return Stored(decode_header(key, data), data)
         except CorruptRecord:
-            self._remove_corrupt(raw_key)
+            self._remove_corrupt(key, raw_key)
             return None
 
     def _entry(
@@ -350,14 +464,14 @@ class Transaction(Reader):
         content: Any,
         category: str,
         session_id: str | None,
-        previous: EntryHeader | None,
+        previous: Stored | None,
     ) -> MemoryEntry[Any]:
         reading = self._clock
         if reading is None:
             reading = self._clock = clock()
         timestamp, id_prefix = reading
         return MemoryEntry(
-            id=new_entry_id(id_prefix) if previous is None else previous.id,
+            id=new_entry_id(id_prefix) if previous is None else previous.header.id,
             key=key,
             content=content,
             category=category,
@@ -376,15 +490,15 @@ class Transaction(Reader):
         else:
             previous = self._previous(entry.key, raw_key)
             if previous is not None:  # a replaced entry keeps its id
-                entry = msgspec.structs.replace(entry, id=previous.id)
+                entry = msgspec.structs.replace(entry, id=previous.header.id)
                 record = encode_entry(entry)
         return self._write(raw_key, entry, record, previous)
 
     def _write(
-        self, raw_key: bytes, entry: MemoryEntry[Any], record: bytes, previous: EntryHeader | None
+        self, raw_key: bytes, entry: MemoryEntry[Any], record: bytes, previous: Stored | None
     ) -> MemoryEntry[Any]:
         """Write ``entry`` (encoded as ``record``) over ``previous`` (``None``: a new
-        key), keeping the indexes and counts in step."""
+        key), keeping the indexes, counts and recall index in step."""
         space = self._space
         category, session_id = entry.category, entry.session_id
         txn = self._live()
@@ -392,13 +506,14 @@ class Transaction(Reader):
         if previous is None:
             moved = True
         else:
-            if previous.category != category:
-                txn.delete(_INDEX, layout.category_prefix(space, previous.category) + raw_key)
-            moved = previous.category != category or previous.session_id != session_id
+            was = previous.header
+            if was.category != category:
+                txn.delete(_INDEX, layout.category_prefix(space, was.category) + raw_key)
+            moved = was.category != category or was.session_id != session_id
             if moved:
-                if previous.session_id is not None:
-                    self._unindex_session(raw_key, previous.category, previous.session_id)
-                self._change_count(previous.category, previous.session_id, -1)
+                if was.session_id is not None:
+                    self._unindex_session(raw_key, was.category, was.session_id)
+                self._change_count(was.category, was.session_id, -1)
         txn.put(_INDEX, layout.category_prefix(space, category) + raw_key, record)
         if moved:
             if session_id is not None:
@@ -406,6 +521,20 @@ class Transaction(Reader):
                 both = layout.category_session_prefix(space, category, session_id)
                 txn.put(_INDEX, both + raw_key, _EMPTY)
             self._change_count(category, session_id, +1)
+        if self._recalls():
+            recall.reindex(
+                txn,
+                self._counts,
+                raw_key,
+                None if previous is None else _stored_text(previous.header.key, previous.record),
+                entry_terms(entry.key, _untyped_content(entry, record)),
+            )
+            recall.retime(
+                txn,
+                raw_key,
+                None if previous is None else previous.header.timestamp,
+                entry.timestamp,
+            )
         self._written[entry.key] = cached_value(entry, record)
         return entry
 
@@ -427,13 +556,16 @@ class Transaction(Reader):
         try:
             previous = decode_header(key, data)
         except CorruptRecord:
-            self._remove_corrupt(raw_key)
+            self._remove_corrupt(key, raw_key)
         else:
             txn.delete(_ENTRIES, self._space + raw_key)
             txn.delete(_INDEX, layout.category_prefix(self._space, previous.category) + raw_key)
             if previous.session_id is not None:
                 self._unindex_session(raw_key, previous.category, previous.session_id)
             self._change_count(previous.category, previous.session_id, -1)
+            if self._recalls():
+                recall.reindex(txn, self._counts, raw_key, _stored_text(key, data), None)
+                recall.retime(txn, raw_key, previous.timestamp, None)
         self._written[key] = ABSENT
         return True
 
@@ -452,18 +584,24 @@ class Transaction(Reader):
                 internal._write(raw_key, entry, encode_entry(entry), None)
         return len(entries)
 
-    def _remove_corrupt(self, raw_key: bytes) -> None:
+    def _remove_corrupt(self, key: str, raw_key: bytes) -> None:
         """Remove the unreadable record at ``raw_key`` and every index entry naming it.
         Its category and session are unknown, so each category and session in use is
-        tried (a point read each); the counts of the first pair found lose it."""
+        tried (a point read each); the counts of the first pair found lose it. Its
+        recall postings are found through the copy of its record in the category
+        index, if that one reads (else `memkv.Memory.repair` removes them)."""
         space = self._space
         txn = self._live()
         txn.delete(_ENTRIES, space + raw_key)
-        categories = [
-            category
-            for category in self._counted(layout.categories_counted)
-            if txn.delete(_INDEX, layout.category_prefix(space, category) + raw_key)
-        ]
+        copies = []
+        categories = []
+        for category in self._counted(layout.categories_counted):
+            index_key = layout.category_prefix(space, category) + raw_key
+            copy = txn.get(_INDEX, index_key)
+            if copy is not None:
+                copies.append(copy)
+                categories.append(category)
+                txn.delete(_INDEX, index_key)
         sessions = [
             session_id
             for session_id in self._counted(layout.sessions_counted)
@@ -476,25 +614,24 @@ class Transaction(Reader):
         if categories:
             self._change_count(categories[0], sessions[0] if sessions else None, -1)
         else:  # the category is unknown: only the store-wide count can be corrected
-            self._counts_without_category(-1)
+            all_entries = layout.count_key(space, None, None)
+            self._counts[all_entries] = self._counts.get(all_entries, 0) - 1
+        if copies and self._recalls():
+            try:
+                indexed = decode_entry(key, copies[0])
+            except CorruptRecord:
+                return
+            text = entry_terms(key, indexed.content)
+            recall.reindex(txn, self._counts, raw_key, text, None)
+            recall.retime(txn, raw_key, indexed.timestamp, None)
 
-    def _counts_without_category(self, delta: int) -> None:
-        count_key = layout.count_key(self._space, None, None)
-        txn = self._live()
-        total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
-        if total > 0:
-            txn.put(_INDEX, count_key, layout.encode_count(total))
-        else:
-            txn.delete(_INDEX, count_key)
-
-    def _count(self, category: str | None, session_id: str | None) -> int:
+    def _stored_count(self, count_key: bytes) -> int:
         """The stored count, and what this transaction (and those before it in its
         group) have changed and not yet written."""
-        space = self._space
-        changed = pending(self._counts, space, category, session_id)
+        changed = self._counts.get(count_key, 0)
         if self._group_counts:
-            changed += pending(self._group_counts, space, category, session_id)
-        return super()._count(category, session_id) + changed
+            changed += self._group_counts.get(count_key, 0)
+        return super()._stored_count(count_key) + changed
 
     def _unindex_session(self, raw_key: bytes, category: str, session_id: str) -> None:
         space = self._space
@@ -503,9 +640,7 @@ class Transaction(Reader):
         txn.delete(_INDEX, layout.category_session_prefix(space, category, session_id) + raw_key)
 
     def _change_count(self, category: str, session_id: str | None, delta: int) -> None:
-        counts = self._counts
-        group = (self._space, category, session_id)
-        counts[group] = counts.get(group, 0) + delta
+        change_entry_counts(self._counts, self._space, category, session_id, delta)
 
     def _finish(self) -> dict[str, CachedValue]:
         """Write the pending counts (or join them to the group's) and end the view
@@ -542,3 +677,45 @@ def _key_text(raw_key: bytes) -> str:
     except UnicodeDecodeError as exc:
         key = raw_key.decode("utf-8", errors="replace")
         raise CorruptRecord(f"stored key {key!r} is not UTF-8", key=key) from exc
+
+
+class Stored(NamedTuple):
+    """An entry as stored: its indexed fields, and its record."""
+
+    header: EntryHeader
+    record: bytes
+
+
+def _untyped_content(entry: MemoryEntry[Any], record: bytes) -> Any:
+    """The content of an entry being written, as it reads back without a type."""
+    content = entry.content
+    if type(content) is str:
+        return content
+    return decode_entry(entry.key, record).content
+
+
+def _stored_text(key: str, record: bytes) -> recall.EntryText | None:
+    """The text of a stored entry; ``None`` if its content cannot be read (its
+    postings then stay until `memkv.Memory.repair` rebuilds the index)."""
+    try:
+        return entry_terms(key, decode_entry(key, record).content)
+    except CorruptRecord:
+        return None
+
+
+class Search(NamedTuple):
+    """A checked `recall` request."""
+
+    terms: list[str]
+    limit: int | None
+    category: str | None
+    session_id: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def _check_moment(moment: object, what: str) -> None:
+    if moment is not None and (not isinstance(moment, datetime) or moment.utcoffset() is None):
+        raise InvalidArgument(
+            f"{what} must be a timezone-aware datetime or None, not {moment!r:.80}"
+        )

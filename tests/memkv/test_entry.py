@@ -33,7 +33,11 @@ GOLDEN_ENTRY = memkv.MemoryEntry(
 def test_golden_record_decodes() -> None:
     assert decode_entry("user/name", GOLDEN) == GOLDEN_ENTRY
     assert decode_header("user/name", GOLDEN) == EntryHeader(
-        id=GOLDEN_ENTRY.id, key="user/name", category="core", session_id="s1"
+        id=GOLDEN_ENTRY.id,
+        key="user/name",
+        category="core",
+        timestamp=GOLDEN_ENTRY.timestamp,
+        session_id="s1",
     )
 
 
