@@ -31,7 +31,9 @@ Recall's index (`memkv.recall`), in the user's space only:
 * ``pack(("t",))`` + 8 bytes + key -> empty: every entry by timestamp, newest first
   (the bytes are the complement of its microseconds since 1970, offset to be
   unsigned), then by key;
-* in ``Table.META``, `RECALL_SETTING` -> ``b"off"`` if the store keeps no recall index.
+* in ``Table.META``, `RECALL_SETTING` -> ``b"on"`` if the store keeps a recall index,
+  ``b"off"`` if it keeps none (absent: a store made before recall, whose index is
+  built the first time it is opened for writing).
 
 The entry's key is the last part of every index key and is appended raw: the prefix
 before it is self-delimiting, so the index sorts like the entries and a key prefix
@@ -159,6 +161,7 @@ def decode_count(data: bytes | None) -> int:
 # -- recall ---------------------------------------------------------------------------
 
 RECALL_SETTING: Final = b"recall"  # in Table.META
+RECALL_ON: Final = b"on"  # the index is kept (absent: not built yet, a store made before it)
 RECALL_OFF: Final = b"off"
 RECALL_ENTRIES: Final = pack((_COUNT, _RECALL_ENTRIES)).encode()
 RECALL_TOKENS: Final = pack((_COUNT, _RECALL_TOKENS)).encode()

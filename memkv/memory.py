@@ -12,11 +12,11 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, Final, NoReturn, TypeVar
 
-from memkv import layout
-from memkv.backends.base import Backend, Outcome, ReadTxn, Table
+from memkv import layout, recall
+from memkv.backends.base import Backend, Outcome, ReadTxn, Table, WriteTxn
 from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
 from memkv.entry import CORE, MemoryEntry
-from memkv.errors import StoreClosed, TransactionClosed
+from memkv.errors import InvalidArgument, StoreClosed, TransactionClosed
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
 from memkv.runs import (
     DEFERRED_BODY,
@@ -55,7 +55,15 @@ class Memory(ReadOperations):
 
     _space = layout.USER_SPACE
 
-    def __init__(self, backend: Backend, *, cache_size: int = 4096) -> None:
+    def __init__(
+        self, backend: Backend, *, cache_size: int = 4096, recall: bool | None = None
+    ) -> None:
+        """A `Memory` over an open ``backend`` (`memkv.open` makes both); ``recall``:
+        see `memkv.Options.recall`. Closes ``backend`` if it raises.
+
+        Raises:
+            InvalidArgument: ``recall`` differs from the store's choice.
+        """
         self._backend = backend
         read_record = backend.point_reader(Table.ENTRIES)
         self._cache = (
@@ -73,6 +81,11 @@ class Memory(ReadOperations):
         self._close_lock = threading.Lock()
         self._committer = GroupCommitter(self._commit_group, backend.flush)
         self._internal: InternalSpace | None = None
+        try:
+            self._settle_recall(recall, readonly=backend.readonly)
+        except BaseException:
+            self.close()
+            raise
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -290,6 +303,32 @@ class Memory(ReadOperations):
         # Like a write of another process, the read cache sees it by its commit id.
         return self._backend.write(repair_store)
 
+    def _settle_recall(self, wanted: bool | None, *, readonly: bool) -> None:
+        """Make the store's recall choice (`memkv.Options.recall`) what ``wanted`` asks:
+        a new store records it (default: keep the index); a store made before recall
+        gets its index built now, once, if it is opened for writing.
+
+        Raises:
+            InvalidArgument: ``wanted`` differs from the choice of a store that holds
+                entries.
+        """
+        current = self._backend.read(recall.setting)
+        if current is None:
+            if not readonly:
+                keep = True if wanted is None else wanted
+                self._backend.write(lambda txn: _first_choice(txn, keep))
+            return
+        if wanted is None or wanted == current:
+            return
+        if readonly or self.count():
+            state = "keeps a recall index" if current else "keeps no recall index"
+            raise InvalidArgument(
+                f"the store at {self._backend.location} {state}, chosen when it was "
+                f"created; recall={wanted} cannot change that for a store that holds "
+                "entries (copy its entries into a new store instead)"
+            )
+        self._backend.write(lambda txn: recall.choose(txn, wanted))
+
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
         """``fn`` on a `Reader` of a snapshot of its own."""
         self._check_open()
@@ -409,3 +448,13 @@ class _EndedSnapshot:
 
 
 _ENDED: Final = _EndedSnapshot()
+
+
+def _first_choice(txn: WriteTxn, keep: bool) -> None:
+    """Record a store's first recall choice; for a store made before recall that
+    keeps it, build the index from its entries (`memkv.verify.repair_store`)."""
+    if recall.setting(txn) is not None:
+        return  # another process chose meanwhile
+    recall.choose(txn, keep)
+    if keep:
+        repair_store(txn)

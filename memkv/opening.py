@@ -133,4 +133,6 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
     kind = store_kind(location)
     others = {other.name: other.options for other in KINDS if other is not kind}
     checked = resolve(kind.options, options, store=kind.name, others=others)
-    return Memory(kind.backend(location, checked), cache_size=checked.cache_size)
+    return Memory(
+        kind.backend(location, checked), cache_size=checked.cache_size, recall=checked.recall
+    )

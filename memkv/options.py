@@ -90,6 +90,10 @@ class Options(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     # read cache keeps; 0 turns the cache off
     readonly: Annotated[bool, constraint("True or False")] = False  # True refuses writes
     # (ReadOnlyStore) and creates nothing
+    recall: Annotated[bool | None, constraint("True, False or None")] = None  # whether the
+    # store keeps a recall index: chosen when it is created (default True), kept in it;
+    # None takes the store's choice, and a different choice for a store that holds
+    # entries is refused
 
 
 def check_location(path: object) -> str:

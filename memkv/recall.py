@@ -47,7 +47,18 @@ EntryText = tuple[Terms, int]  # an entry's terms with their frequencies, and it
 
 def kept(txn: ReadTxn) -> bool:
     """Whether the store keeps a recall index (see `memkv.layout.RECALL_SETTING`)."""
-    return txn.get(Table.META, layout.RECALL_SETTING) != layout.RECALL_OFF
+    return txn.get(Table.META, layout.RECALL_SETTING) == layout.RECALL_ON
+
+
+def setting(txn: ReadTxn) -> bool | None:
+    """The store's choice: keep a recall index, keep none, or ``None`` (not made yet)."""
+    value = txn.get(Table.META, layout.RECALL_SETTING)
+    return None if value is None else value == layout.RECALL_ON
+
+
+def choose(txn: WriteTxn, keep: bool) -> None:
+    """Record the store's choice; the index must already be as it says."""
+    txn.put(Table.META, layout.RECALL_SETTING, layout.RECALL_ON if keep else layout.RECALL_OFF)
 
 
 def expected_index(

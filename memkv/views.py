@@ -272,9 +272,13 @@ class Reader(ReadOperations):
 
     def _recall(self, search: Search) -> Entries:
         txn = self._snapshot()
-        if not recall.kept(txn):
+        kept = recall.setting(txn)
+        if not kept:
             raise InvalidArgument(
                 "this store keeps no recall index (it was created with recall=False)"
+                if kept is False
+                else "this store's recall index is not built yet (the store was made by a "
+                "memkv before recall): open it once for writing to build it"
             )
         limit = _ALL if search.limit is None else search.limit
         accept = self._filter(search)
