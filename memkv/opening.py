@@ -30,6 +30,7 @@ class OpenOptions(TypedDict, total=False):
     durability: Durability | str
     cache_size: int
     readonly: bool
+    recall: bool | None
     map_size: int
     max_map_size: int
     lock: bool
@@ -111,8 +112,9 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
     environment variables, so ``"postgresql://"`` alone takes them all from there).
 
     Options, each kind its own (`memkv.Options` for all; `memkv.LmdbOptions`,
-    `memkv.PostgresOptions`): ``durability`` (`Durability`), ``cache_size`` and
-    ``readonly``; for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
+    `memkv.PostgresOptions`): ``durability`` (`Durability`), ``cache_size``,
+    ``readonly`` and ``recall`` (whether the store keeps a recall index: chosen when it
+    is created); for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
     ``readonly=True``: read a store whose lock file cannot be written, with no
     coordination with a process writing it meanwhile); for PostgreSQL (the
     ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,

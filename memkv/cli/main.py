@@ -6,6 +6,9 @@ demo.
     memkv list PATH [filters]     entries in key order, one line each (--category,
                                   --session, --prefix or --parts, --limit, --after,
                                   --reverse, --full)
+    memkv recall PATH QUERY       the entries that best match a text (BM25), best
+                                  first, with scores (--limit, --category, --session,
+                                  --full, --json)
     memkv forget PATH KEY         remove one entry
     memkv verify PATH [--repair]  records readable, indexes agree with entries? (exit 4
                                   if not); --repair removes what cannot be read and
@@ -43,6 +46,7 @@ from memkv.cli import arguments, bench, render
 from memkv.cli.demo import run_demo
 from memkv.keys import pack, render_key
 from memkv.opening import LMDB, store_kind
+from memkv.text import query_terms
 
 
 class Status(IntEnum):
@@ -144,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     get.set_defaults(command=_get)
 
     _add_list(commands)
+    _add_recall(commands)
 
     forget = commands.add_parser("forget", help="remove one entry (exit 1 if absent)")
     forget.add_argument("path", type=arguments.location, help=_PATH_HELP)
@@ -219,6 +224,30 @@ def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     formats.add_argument("--json-array", action="store_true", help="print one JSON array")
     listing.set_defaults(command=_list)
+
+
+def _add_recall(commands: argparse._SubParsersAction[_Parser]) -> None:
+    finding = commands.add_parser(
+        "recall", help="entries that best match a text (BM25), best first, with their scores"
+    )
+    finding.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    finding.add_argument(
+        "query", help="plain text: its words are the terms (no query syntax); '' for the newest"
+    )
+    finding.add_argument(
+        "--limit", type=arguments.at_least(0), default=10, help="at most this many (10)"
+    )
+    finding.add_argument("--category", type=arguments.name("category"), help="only this category")
+    finding.add_argument(
+        "--session", dest="session_id", type=arguments.name("session id"), help="only this session"
+    )
+    finding.add_argument("--full", action="store_true", help="show each content whole")
+    formats = finding.add_mutually_exclusive_group()
+    formats.add_argument(
+        "--json", action="store_true", help="print JSON Lines: one JSON object per entry"
+    )
+    formats.add_argument("--json-array", action="store_true", help="print one JSON array")
+    finding.set_defaults(command=_recall)
 
 
 def _add_bench(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -370,6 +399,22 @@ def _list(args: argparse.Namespace) -> int:
             after=args.after,
             reverse=args.reverse,
         )
+    return _print_entries(entries, args)
+
+
+def _recall(args: argparse.Namespace) -> int:
+    with _open(args.path) as mem:
+        entries = mem.recall(
+            args.query, args.limit, category=args.category, session_id=args.session_id
+        )
+    return _print_entries(entries, args, scored=bool(query_terms(args.query)))
+
+
+def _print_entries(
+    entries: list[memkv.MemoryEntry[Any]], args: argparse.Namespace, *, scored: bool = False
+) -> int:
+    """Print entries as JSON Lines (``--json``), one JSON array (``--json-array``) or
+    a table (with a SCORE column if ``scored``)."""
     if args.json:
         for entry in entries:
             _print(render.json_text(render.entry_record(entry)))
@@ -380,6 +425,7 @@ def _list(args: argparse.Namespace) -> int:
     escape = render.escape
     rows = [
         (
+            *([f"{e.score:.4f}"] if scored and e.score is not None else []),
             render_key(e.key),
             escape(e.category),
             escape(e.session_id or "-"),
@@ -388,7 +434,14 @@ def _list(args: argparse.Namespace) -> int:
         )
         for e in entries
     ]
-    headers = ("KEY", "CATEGORY", "SESSION", "UPDATED (UTC)", "CONTENT")
+    headers = (
+        *(["SCORE"] if scored else []),
+        "KEY",
+        "CATEGORY",
+        "SESSION",
+        "UPDATED (UTC)",
+        "CONTENT",
+    )
     widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(headers[:-1])]
     for row in [headers, *rows]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

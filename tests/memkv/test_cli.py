@@ -626,3 +626,30 @@ def test_a_store_whose_lock_file_cannot_be_written_is_inspected_with_a_note(
         assert json.loads(result.stdout)["content"] == 42
         assert "lock file cannot be written" in result.stderr
         assert "torn" in result.stderr  # the risk is named
+
+
+def test_recall_ranks_by_score_and_takes_filters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "recall"
+    with memkv.open(path) as mem:
+        mem.store("fact/engine", "The analytical engine, by Babbage", "facts", "s-1")
+        mem.store("fact/ada", "Ada wrote a program for the engine", "facts", "s-2")
+        mem.store("note", "buy milk")
+    code, out, _ = run(capsys, "recall", str(path), "analytical engine")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:2] == ["SCORE", "KEY"]
+    assert [line.split()[1] for line in lines[1:3]] == ["fact/engine", "fact/ada"]
+    assert "(2 entries)" in out
+    code, out, _ = run(capsys, "recall", str(path), "engine", "--session", "s-2", "--json")
+    [record] = [json.loads(line) for line in out.splitlines()]
+    assert record["key"] == "fact/ada"
+    assert record["score"] > 0
+    code, out, _ = run(capsys, "recall", str(path), "", "--limit", "1", "--json-array")
+    assert [record["key"] for record in json.loads(out)] == ["note"]  # the newest
+    code, out, _ = run(capsys, "recall", str(path), '"engine" OR -milk*')  # no syntax
+    assert "(3 entries)" in out
+    code, _, err = run(capsys, "recall", str(path), "x", "--limit", "-1")
+    assert code == 2
+    assert "limit" in err
