@@ -25,9 +25,10 @@ Recall's index (`memkv.recall`), in the user's space only:
 
 * ``pack(("r", term))`` + key -> the term's frequency in the entry and the entry's
   length in tokens (two 4-byte big-endian numbers): a posting;
-* ``pack(("n", "r", term))`` -> how many entries hold the term (a count, as above);
-  ``pack(("n", "rn"))`` -> how many entries have a token, ``pack(("n", "rl"))`` -> how
-  many tokens they have in all;
+* ``pack(("r", term))`` alone, the term's head, just before its postings (so that a
+  write usually finds both on one page) -> how many entries hold the term (a count,
+  as above); ``pack(("n", "rn"))`` -> how many entries have a token,
+  ``pack(("n", "rl"))`` -> how many tokens they have in all;
 * ``pack(("t",))`` + 8 bytes + key -> empty: every entry by timestamp, newest first
   (the bytes are the complement of its microseconds since 1970, offset to be
   unsigned), then by key;
@@ -185,24 +186,15 @@ def _term_text(term: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def posting_prefix(term: str) -> bytes:
+def term_head(term: str) -> bytes:
+    """The key of a term's count of entries (its document frequency), and the prefix
+    of its postings."""
     return pack((_POSTING, _term_text(term))).encode()
 
 
-@functools.lru_cache(maxsize=65536)
-def term_count_key(term: str) -> bytes:
-    """The count of entries holding ``term`` (its document frequency)."""
-    return pack((_COUNT, _POSTING, _term_text(term))).encode()
-
-
-def encode_posting(frequency: int, length: int) -> bytes:
-    return struct.pack(">II", frequency, length)
-
-
-def decode_posting(value: bytes) -> tuple[int, int]:
-    """The term's frequency in the entry, and the entry's length in tokens."""
-    frequency, length = struct.unpack(">II", value)
-    return frequency, length
+_POSTING_FORMAT: Final = struct.Struct(">II")
+encode_posting: Final = _POSTING_FORMAT.pack  # (frequency in the entry, entry length)
+decode_posting: Final = _POSTING_FORMAT.unpack  # -> (frequency, length)
 
 
 def time_key(timestamp: datetime, raw_key: bytes) -> bytes:

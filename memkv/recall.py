@@ -70,8 +70,8 @@ def expected_index(
     terms, length = entry_terms(entry.key, entry.content)
     index = {layout.time_key(entry.timestamp, raw_key): b""}
     for term, frequency in terms.items():
-        index[layout.posting_prefix(term) + raw_key] = layout.encode_posting(frequency, length)
-        _add(counts, layout.term_count_key(term), 1)
+        index[layout.term_head(term) + raw_key] = layout.encode_posting(frequency, length)
+        _add(counts, layout.term_head(term), 1)
     if length:
         _add(counts, layout.RECALL_ENTRIES, 1)
         _add(counts, layout.RECALL_TOKENS, length)
@@ -87,24 +87,30 @@ def reindex(
 ) -> None:
     """Bring the postings and statistics of the entry at ``raw_key`` from its old
     text (``None``: it was absent) to its new one (``None``: it is gone), writing only
-    the postings that change."""
+    the postings that change. (A hot path: every indexed write runs it.)"""
     old_terms, old_length = old if old is not None else (None, 0)
     new_terms, new_length = new if new is not None else (None, 0)
+    head_of = layout.term_head
+    held = counts.get
     if old_terms:
+        delete = txn.delete
         for term in old_terms:
             if new_terms is None or term not in new_terms:
-                txn.delete(_INDEX, layout.posting_prefix(term) + raw_key)
-                _add(counts, layout.term_count_key(term), -1)
+                head = head_of(term)
+                delete(_INDEX, head + raw_key)
+                counts[head] = held(head, 0) - 1
     if new_terms:
+        put = txn.put
+        encode = layout.encode_posting
         same_length = old_length == new_length
+        was = None
         for term, frequency in new_terms.items():
-            was = None if old_terms is None else old_terms.get(term)
-            if was is None:
-                _add(counts, layout.term_count_key(term), +1)
+            head = head_of(term)
+            if old_terms is None or (was := old_terms.get(term)) is None:
+                counts[head] = held(head, 0) + 1
             elif was == frequency and same_length:
                 continue
-            posting = layout.encode_posting(frequency, new_length)
-            txn.put(_INDEX, layout.posting_prefix(term) + raw_key, posting)
+            put(_INDEX, head + raw_key, encode(frequency, new_length))
     _add(counts, layout.RECALL_ENTRIES, (new_length > 0) - (old_length > 0))
     _add(counts, layout.RECALL_TOKENS, new_length - old_length)
 
@@ -135,7 +141,7 @@ def search(
     average_length = count(layout.RECALL_TOKENS) / entries
     weights: list[tuple[str, float]] = []  # (term, idf) in query order, held terms only
     for term in terms:
-        held = count(layout.term_count_key(term))
+        held = count(layout.term_head(term))
         if held > 0:
             weights.append((term, math.log(1 + (entries - held + 0.5) / (held + 0.5))))
     if not weights:
@@ -188,11 +194,12 @@ class _Search:
     def _scan(self, index: int) -> None:
         """Every posting of one term."""
         term, idf = self.weights[index]
-        prefix = layout.posting_prefix(term)
+        prefix = layout.term_head(term)
         skip = len(prefix)
         found = self.found
         width = len(self.weights)
-        for posting_key, value in self.txn.scan(_INDEX, prefix, prefix_end(prefix)):
+        postings = self.txn.scan(_INDEX, key_after(prefix), prefix_end(prefix))
+        for posting_key, value in postings:
             raw_key = posting_key[skip:]
             parts = found.get(raw_key)
             if parts is None:
@@ -221,7 +228,7 @@ class _Search:
                 continue
             for index in rest:
                 term, idf = self.weights[index]
-                value = self.txn.get(_INDEX, layout.posting_prefix(term) + raw_key)
+                value = self.txn.get(_INDEX, layout.term_head(term) + raw_key)
                 if value is not None:
                     frequency, length = layout.decode_posting(value)
                     parts[index] = self._part(idf, frequency, length)
