@@ -1,0 +1,64 @@
+"""Benchmark scripts run end to end in their quick mode (``--quick``), each in a
+subprocess, with its stores and its results in a temporary directory. Their timings
+are not checked: benchmarks are not tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_RUN_SECONDS = 60  # a quick run's budget in CI (a few seconds on a 2-core machine)
+
+
+def run_quick(script: str, tmp_path: Path, *options: str) -> Path:
+    """Run ``benchmarks/SCRIPT --quick``; the directory of its results."""
+    results, stores = tmp_path / "results", tmp_path / "stores"
+    stores.mkdir()
+    command = [sys.executable, str(ROOT / "benchmarks" / script), "--quick"]
+    command += ["--dir", str(stores), "--output", str(results), *options]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=QUICK_RUN_SECONDS, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(stores.iterdir()) == []  # the stores are removed
+    return results
+
+
+def test_bench_recall_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_recall.py", tmp_path, "--big")
+    names = {"recall.md", "recall-summary.md", "recall.json"}
+    assert names <= {path.name for path in results.iterdir()}
+    document = json.loads((results / "recall.json").read_text())
+    workload = document["workload"]
+    assert (workload["memories"], workload["queries"]) == (5_000, 100)
+
+    anchors = {"SQLite FTS5"} | ({"rank-bm25"} if find_spec("rank_bm25") else set())
+    default, big = document["recall"]
+    assert (default["memories"], big["memories"]) == (5_000, 20_000)
+    assert set(default["build_seconds"]) == {"memkv", "memkv, no recall index"} | anchors
+    assert set(default["latency"]) == {"memkv"} | anchors
+    assert set(big["latency"]) == set(big["build_seconds"]) == {"memkv", "SQLite FTS5"}
+    assert default["latency"]["memkv"]["samples"] == default["latency"]["SQLite FTS5"]["samples"]
+    assert default["latency"]["memkv"]["samples"] == 100
+    if "rank-bm25" in anchors:  # it answers the first queries only
+        assert default["latency"]["rank-bm25"]["samples"] == workload["rank_bm25_queries"] < 100
+    for run in (default, big):
+        assert all(seconds > 0 for seconds in run["build_seconds"].values())
+        for timing in run["latency"].values():
+            assert 0 < timing["p50_ms"] <= timing["p90_ms"] <= timing["p99_ms"]
+        assert set(run["memkv_over_fts5"]) == {"p50", "p99"}
+        assert set(run["top10_overlap"]) == set(run["latency"]) - {"memkv"}
+        assert all(0 <= share <= 1 for share in run["top10_overlap"].values())
+
+    costs = document["write_cost"]
+    assert set(costs) == {"durable single store", "1,000 stores in one transaction (per record)"}
+    assert [cost["goal"] for cost in costs.values()] == [1.25, 3.0]
+    for cost in costs.values():
+        assert cost["ratio"] > 0
+        assert cost["met"] == (cost["ratio"] <= cost["goal"])
+        assert cost["with_index"]["samples"] == cost["without_index"]["samples"]
+    assert "| 5,000 | SQLite FTS5 |" in (results / "recall.md").read_text()
