@@ -21,6 +21,7 @@ ones do.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 from datetime import datetime
@@ -184,7 +185,7 @@ class _Search:
             threshold = self._threshold(limit)
         rest = rarest_first[scanned:]
         if rest:
-            self._look_up(rest, still_possible[scanned], threshold)
+            self._look_up(rest, still_possible[scanned], threshold, limit)
         ranked = [
             (sum(parts), raw_key) for raw_key, parts in self.found.items() if self._passes(raw_key)
         ]
@@ -219,19 +220,34 @@ class _Search:
                     return score
         return 0.0
 
-    def _look_up(self, rest: list[int], bound: float, threshold: float) -> None:
-        """Add the contributions of the terms not scanned, by a point read each, to
-        the entries that could still make the top; drop the others."""
-        for raw_key, parts in list(self.found.items()):
-            if sum(parts) + bound < threshold * (1 - _MARGIN) or not self._passes(raw_key):
-                del self.found[raw_key]
+    def _look_up(self, rest: list[int], bound: float, threshold: float, limit: int) -> None:
+        """Complete the scores of the entries that could still make the top, by a
+        point read of each term not scanned, best partial score first; keep those
+        alone. ``bound``: the most the terms not scanned can add; ``threshold``: a
+        lower bound of the final ``limit``-th score, raised as scores complete."""
+        found = self.found
+        completed: dict[bytes, list[float]] = {}
+        best: list[float] = []  # a min-heap of the top ``limit`` completed scores
+        partial = sorted(((sum(parts), key) for key, parts in found.items()), reverse=True)
+        for score, raw_key in partial:
+            floor = best[0] if len(best) == limit and best[0] > threshold else threshold
+            if score + bound < floor * (1 - _MARGIN):
+                break  # and so for every entry after it: their partial scores are lower
+            if not self._passes(raw_key):
                 continue
+            parts = found[raw_key]
             for index in rest:
                 term, idf = self.weights[index]
                 value = self.txn.get(_INDEX, layout.term_head(term) + raw_key)
                 if value is not None:
                     frequency, length = layout.decode_posting(value)
                     parts[index] = self._part(idf, frequency, length)
+            completed[raw_key] = parts
+            if len(best) < limit:
+                heapq.heappush(best, sum(parts))
+            else:
+                heapq.heappushpop(best, sum(parts))
+        self.found = completed
 
     def _passes(self, raw_key: bytes) -> bool:
         if self.accept is None:
