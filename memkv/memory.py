@@ -320,8 +320,13 @@ class Memory(ReadOperations):
             return
         if wanted is None or wanted == current:
             return
-        if readonly or self.count():
-            state = "keeps a recall index" if current else "keeps no recall index"
+        state = "keeps a recall index" if current else "keeps no recall index"
+        if readonly:
+            raise InvalidArgument(
+                f"the store at {self._backend.location} {state}; a read-only open cannot "
+                f"change that (recall={wanted})"
+            )
+        if self.count():
             raise InvalidArgument(
                 f"the store at {self._backend.location} {state}, chosen when it was "
                 f"created; recall={wanted} cannot change that for a store that holds "

@@ -4,8 +4,9 @@ write transaction, the view a transaction function receives).
 
 Each view reads and writes one key space (`memkv.layout`): the user's, or, through
 its ``internal`` view, the records of the packages built on memkv. A `Transaction`
-keeps the entry records, the category and session indexes and their counts in step,
-and tells the read cache what it wrote in the user's space.
+keeps the entry records, the category and session indexes, their counts and (in the
+user's space) the recall index (`memkv.recall`) in step, and tells the read cache
+what it wrote in the user's space.
 """
 
 from __future__ import annotations

@@ -217,13 +217,18 @@ def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--after", type=arguments.key, help="start after this key (the last of a page)"
     )
     listing.add_argument("--reverse", action="store_true", help="in descending key order")
-    listing.add_argument("--full", action="store_true", help="show each content whole")
-    formats = listing.add_mutually_exclusive_group()
+    _add_output_options(listing)
+    listing.set_defaults(command=_list)
+
+
+def _add_output_options(parser: _Parser) -> None:
+    """The options of a command that prints entries (see `_print_entries`)."""
+    parser.add_argument("--full", action="store_true", help="show each content whole")
+    formats = parser.add_mutually_exclusive_group()
     formats.add_argument(
         "--json", action="store_true", help="print JSON Lines: one JSON object per entry"
     )
     formats.add_argument("--json-array", action="store_true", help="print one JSON array")
-    listing.set_defaults(command=_list)
 
 
 def _add_recall(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -241,12 +246,7 @@ def _add_recall(commands: argparse._SubParsersAction[_Parser]) -> None:
     finding.add_argument(
         "--session", dest="session_id", type=arguments.name("session id"), help="only this session"
     )
-    finding.add_argument("--full", action="store_true", help="show each content whole")
-    formats = finding.add_mutually_exclusive_group()
-    formats.add_argument(
-        "--json", action="store_true", help="print JSON Lines: one JSON object per entry"
-    )
-    formats.add_argument("--json-array", action="store_true", help="print one JSON array")
+    _add_output_options(finding)
     finding.set_defaults(command=_recall)
 
 
