@@ -186,31 +186,38 @@ class _Search:
         rest = rarest_first[scanned:]
         if rest:
             self._look_up(rest, still_possible[scanned], threshold, limit)
-        ranked = [
+        ranked = (
             (sum(parts), raw_key) for raw_key, parts in self.found.items() if self._passes(raw_key)
-        ]
-        ranked.sort(key=lambda item: (-item[0], item[1]))
-        return ranked[:limit]
+        )
+        return heapq.nsmallest(limit, ranked, key=lambda item: (-item[0], item[1]))
 
     def _scan(self, index: int) -> None:
-        """Every posting of one term."""
+        """Every posting of one term. (The hot loop of a search.)"""
         term, idf = self.weights[index]
         prefix = layout.term_head(term)
         skip = len(prefix)
         found = self.found
         width = len(self.weights)
+        decode = layout.decode_posting
+        weight = idf * (K1 + 1)
+        base = K1 * (1 - B)
+        scale = self.scale
         postings = self.txn.scan(_INDEX, key_after(prefix), prefix_end(prefix))
         for posting_key, value in postings:
             raw_key = posting_key[skip:]
             parts = found.get(raw_key)
             if parts is None:
                 parts = found[raw_key] = [0.0] * width
-            frequency, length = layout.decode_posting(value)
-            parts[index] = self._part(idf, frequency, length)
+            frequency, length = decode(value)
+            parts[index] = weight * frequency / (frequency + base + scale * length)
 
     def _threshold(self, limit: int) -> float:
         """The ``limit``-th best score so far among entries that pass the filters (0
         until there are that many): a lower bound of the final one."""
+        if self.accept is None:
+            if len(self.found) < limit:
+                return 0.0
+            return heapq.nlargest(limit, map(sum, self.found.values()))[-1]
         scored = sorted(((sum(parts), key) for key, parts in self.found.items()), reverse=True)
         passing = 0
         for score, raw_key in scored:
