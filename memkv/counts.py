@@ -11,6 +11,7 @@ from typing import Final
 
 from memkv import layout
 from memkv.backends.base import Table, WriteTxn
+from memkv.errors import CorruptRecord
 
 CountChanges = dict[bytes, int]  # count key -> what it gains (or loses)
 
@@ -19,10 +20,20 @@ _INDEX: Final = Table.INDEX
 
 def write_counts(txn: WriteTxn, changes: CountChanges) -> None:
     """Apply count changes to the stored counts; a count that reaches zero is deleted
-    (see `memkv.layout`)."""
+    (see `memkv.layout`).
+
+    Raises:
+        CorruptRecord: a count would fall below zero (the store's indexes are damaged).
+    """
     for count_key, delta in changes.items():
         if delta:
             total = layout.decode_count(txn.get(_INDEX, count_key)) + delta
+            if total < 0:
+                raise CorruptRecord(
+                    f"count {count_key!r} would fall below zero: the indexes disagree with "
+                    "the entries (Memory.repair() rebuilds them)",
+                    key=repr(count_key),
+                )
             if total:
                 txn.put(_INDEX, count_key, layout.encode_count(total))
             else:

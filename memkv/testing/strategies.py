@@ -13,6 +13,11 @@ it (``sop_audit.strategies`` and so on), built on these.
             memory.store(key, content)
             assert memory.get(key).content == content
 
+`texts()` and `text_contents()` draw text for tests of `recall`: words of a small
+vocabulary (`WORDS`, so that terms recur across entries), spelt in the ways recall
+must treat as one (case, ligatures, fullwidth forms), in English, Chinese, Japanese
+and Korean.
+
 Every strategy draws only what memkv accepts (keys of 1 to 256 UTF-8 bytes, names of
 1 to 64 bytes without NUL, contents msgspec encodes and decodes to an equal value:
 no tuples, which come back as lists, no NaN, which equals nothing).
@@ -139,6 +144,72 @@ def entries(content: st.SearchStrategy[Any] | None = None) -> st.SearchStrategy[
     )
 
 
+# -- text, for recall ---------------------------------------------------------------------
+
+WORDS: Final = (
+    "apple",
+    "Apple",
+    "APPLES",
+    "banana",
+    "cherry",
+    "fig",
+    "\ufb01g",  # the ligature "fi": NFKC makes it "fig"
+    "\uff26\uff49\uff47",  # fullwidth "Fig"
+    "Stra\u00dfe",  # casefolds to "strasse"
+    "STRASSE",
+    "nai\u0308ve",  # decomposed: NFKC composes it to "na\u00efve"
+    "na\u00efve",
+    "2024",
+    "run_1",
+    "東京",
+    "東京タワー",
+    "京都",
+    "タワー",
+    "ﾀﾜｰ",  # halfwidth katakana: NFKC makes it "タワー"
+    "北京大学",
+    "北京",
+    "人々",
+    "서울",
+    "김치",
+    "서울에서",
+)
+"""The vocabulary of `texts`: repeated words, and the same word written differently."""
+
+_SEPARATORS: Final = (" ", " ", "  ", ", ", ". ", "\n", "-", "/", "'", "、", "。", "\u3000", "")
+
+
+def words() -> st.SearchStrategy[str]:
+    """One word of `WORDS`."""
+    return st.sampled_from(WORDS)
+
+
+def texts(min_words: int = 0, max_words: int = 8) -> st.SearchStrategy[str]:
+    """Text of ``min_words`` to ``max_words`` words of `WORDS`, each followed by a
+    separator: spaces, punctuation (ASCII and CJK), a newline, or nothing (so that two
+    words make one: "apple東京")."""
+    return st.lists(
+        st.tuples(words(), st.sampled_from(_SEPARATORS)), min_size=min_words, max_size=max_words
+    ).map(lambda pairs: "".join(word + separator for word, separator in pairs))
+
+
+def text_contents(max_leaves: int = 8) -> st.SearchStrategy[Any]:
+    """Contents that carry text where recall looks for it (a string; strings in lists
+    and in the values of maps, at any depth) and where it must not (map keys that are
+    words, bytes of a word, numbers). They round-trip, as `contents` do."""
+    leaves = st.one_of(
+        texts(),
+        texts(min_words=1),
+        words().map(str.encode),
+        st.integers(INT64_MIN, UINT64_MAX),
+        st.none(),
+    )
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(words(), inner, max_size=4),
+        max_leaves=max_leaves,
+    )
+
+
 # -- for records built on memkv -------------------------------------------------------------
 
 
@@ -159,6 +230,7 @@ def iso8601() -> st.SearchStrategy[str]:
 __all__ = [
     "INT64_MIN",
     "UINT64_MAX",
+    "WORDS",
     "categories",
     "contents",
     "entries",
@@ -170,5 +242,8 @@ __all__ = [
     "packed_keys",
     "scalars",
     "session_ids",
+    "text_contents",
+    "texts",
     "utc_datetimes",
+    "words",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import sys
 import threading
 from collections.abc import Callable
@@ -28,9 +29,20 @@ def say(*parts: object) -> None:
         sys.stdout.flush()
 
 
+CRASH_WORDS = ("apple", "banana", "cherry", "fig", "東京", "タワー", "北京", "서울", "김치")
+CRASH_UPDATED = "updated: the apple moved to 東京タワー"
+
+
+def crash_text(key: str) -> str:
+    """Text of one to six `CRASH_WORDS`, the same for the same key."""
+    rng = random.Random(key)
+    return " ".join(rng.choices(CRASH_WORDS, k=rng.randint(1, 6)))
+
+
 def crash_writer(path: str, durability: str, cycle: str) -> None:
-    """Write forever (until killed): single stores, small transactions, upserts and
-    forgets; print ``key<TAB>content`` after each write returns."""
+    """Write forever (until killed): single stores of text, small transactions of maps
+    holding text, upserts and forgets; print ``key<TAB>content`` (content as JSON)
+    after each write returns."""
     mem = memkv.open(path, durability=durability)
     say("ready")
     n = 0
@@ -38,24 +50,35 @@ def crash_writer(path: str, durability: str, cycle: str) -> None:
         key = f"{cycle}-{n:06d}"
         if n % 5 == 4:
             keys = [f"{key}-t{i}" for i in range(3)]
-            store_batch(mem, keys)
-            for k in keys:
-                say(f"{k}\t{k}")
+            for k, content in store_batch(mem, keys):
+                say(f"{k}\t{json_text(content)}")
         else:
-            mem.store(key, key, category="single", session_id=f"s{n % 3}")
-            say(f"{key}\t{key}")
-        if n % 7 == 6:
-            mem.store(key, "updated", category="updated")  # an upsert that moves category
-            say(f"{key}\tupdated")
+            text = crash_text(key)
+            mem.store(key, text, category="single", session_id=f"s{n % 3}")
+            say(f"{key}\t{json_text(text)}")
+        if n % 7 == 6:  # an upsert that moves category
+            mem.store(key, CRASH_UPDATED, category="updated")
+            say(f"{key}\t{json_text(CRASH_UPDATED)}")
         n += 1
 
 
-def store_batch(mem: memkv.Memory, keys: list[str]) -> None:
+def json_text(content: object) -> str:
+    import msgspec
+
+    return msgspec.json.encode(content).decode()
+
+
+def store_batch(mem: memkv.Memory, keys: list[str]) -> list[tuple[str, object]]:
+    contents: list[tuple[str, object]] = [
+        (key, {"text": crash_text(key), "tags": [crash_text(key + "/tag")]}) for key in keys
+    ]
+
     def batch(tx: memkv.Transaction) -> None:
-        for key in keys:
-            tx.store(key, key, "batch", "s")
+        for key, content in contents:
+            tx.store(key, content, "batch", "s")
 
     mem.transact(batch)
+    return contents
 
 
 def writer(path: str, prefix: str, count: str) -> None:

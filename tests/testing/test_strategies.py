@@ -4,6 +4,8 @@ are tested beside its other tests (``tests/sop_audit/test_strategies.py``, ...).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,6 +86,75 @@ def test_names_are_never_lone_surrogates() -> None:
 
     with pytest.raises(NoSuchExample):
         find(mst.names(), not_encodable, settings=settings(database=None, max_examples=2000))
+
+
+# -- text, for recall ------------------------------------------------------------------------
+
+
+@given(content=mst.text_contents(), text=mst.texts())
+def test_text_contents_come_back_unchanged(store: memkv.Memory, content: Any, text: str) -> None:
+    store.store("text", content)
+    store.store("text/2", text)
+    assert [entry.content for entry in store.list(prefix="text")] == [content, text]
+    assert store.forget("text")
+    assert store.forget("text/2")
+
+
+@given(mst.texts(min_words=1))
+def test_texts_of_a_word_or_more_have_a_word_character(text: str) -> None:
+    assert re.search(r"\w", text)
+
+
+def test_words_recur_in_other_spellings() -> None:
+    """Several words of the vocabulary are one term to recall (NFKC, casefold)."""
+    terms = {unicodedata.normalize("NFKC", word).casefold() for word in mst.WORDS}
+    assert len(terms) < len(mst.WORDS)
+    assert {"fig", "strasse", "na\u00efve", "タワー"} <= terms
+
+
+def _has_cjk(text: str) -> bool:
+    return any(0x3040 <= ord(char) <= 0x9FFF or 0xAC00 <= ord(char) <= 0xD7AF for char in text)
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        lambda text: _has_cjk(text) and re.search("[a-z]", text),
+        lambda text: re.search("[a-z][東京]", text),  # two words run together
+        lambda text: text == "",
+        lambda text: len(re.findall("apple", text, re.IGNORECASE)) >= 2,
+    ],
+    ids=["CJK and Latin", "words run together", "empty", "a word twice"],
+)
+def test_texts_reach_their_edges(edge: Any) -> None:
+    assert edge(find(mst.texts(), edge, settings=settings(database=None, max_examples=2000)))
+
+
+def _strings_under_keys(content: Any, depth: int = 0) -> list[tuple[int, str]]:
+    if isinstance(content, str):
+        return [(depth, content)]
+    if isinstance(content, dict):
+        return [
+            pair for value in content.values() for pair in _strings_under_keys(value, depth + 1)
+        ]
+    if isinstance(content, list):
+        return [pair for item in content for pair in _strings_under_keys(item, depth + 1)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        lambda content: isinstance(content, dict) and any(key in mst.WORDS for key in content),
+        lambda content: any(depth >= 2 and text for depth, text in _strings_under_keys(content)),
+        lambda content: isinstance(content, list) and any(isinstance(i, bytes) for i in content),
+    ],
+    ids=["word as a map key", "text two levels down", "bytes"],
+)
+def test_text_contents_reach_their_edges(edge: Any) -> None:
+    assert edge(
+        find(mst.text_contents(), edge, settings=settings(database=None, max_examples=2000))
+    )
 
 
 def unpack_or_empty(key: str) -> tuple[object, ...]:
