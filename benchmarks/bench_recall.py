@@ -604,14 +604,21 @@ def summary_report(results: Results) -> str:
     for name, cost in results.write_cost.items():
         lines.append(
             f"| {name} | {ms(cost.with_index.p50_ms)} ({MEMKV}) | "
-            f"{ms(cost.without_index.p50_ms)} ({MEMKV_PLAIN}) | {cost.ratio:.2f}x (slowdown) | "
+            f"{ms(cost.without_index.p50_ms)} ({MEMKV_PLAIN}) | {cost.ratio:.2f}x (time ratio) | "
             f"<= {cost.goal}x | {'yes' if cost.met else '**no**'} |"
         )
     for run in results.recall:
+        ratio = run.memkv_over_fts5["p50"]
         lines.append(
             f"| recall, {run.memories:,} memories (per query) | "
             f"{ms(run.latency[MEMKV].p50_ms)} ({MEMKV}) | {ms(run.latency[FTS5].p50_ms)} "
-            f"({FTS5}) | {run.memkv_over_fts5['p50']:.2f}x (slowdown) | none | |"
+            f"({FTS5}) | {ratio:.2f}x (time ratio) | <= 1.0x (goal 0.5x) | "
+            f"{'yes' if ratio <= 1.0 else '**no**'} |"
+        )
+        agreement = run.top10_overlap[FTS5]
+        lines.append(
+            f"| top-10 overlap with {FTS5}, {run.memories:,} memories | {agreement:.3f} | | | "
+            f">= 0.95 | {'yes' if agreement >= 0.95 else '**no**'} (idf differs: see above) |"
         )
     return "\n".join(lines)
 
