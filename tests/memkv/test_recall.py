@@ -852,11 +852,11 @@ TestPostgresRecall.settings = settings(max_examples=15, stateful_step_count=30)
 @pytest.mark.slow
 def test_recall_agreement_long() -> None:
     """The same machines, longer and more often (``pytest -m slow``)."""
-    long = settings(max_examples=300, stateful_step_count=60)
+    long = settings(max_examples=120, stateful_step_count=60)
     run_state_machine_as_test(VerifiedRecallAgreesWithModel, settings=long)
     run_state_machine_as_test(InMemoryRecallAgreesWithModel, settings=long)
     run_state_machine_as_test(
-        PostgresRecallAgreesWithModel, settings=settings(max_examples=80, stateful_step_count=60)
+        PostgresRecallAgreesWithModel, settings=settings(max_examples=30, stateful_step_count=60)
     )
 
 
