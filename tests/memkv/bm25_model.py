@@ -243,7 +243,8 @@ def assert_ranking(got: Sequence[Hit], expected: Sequence[Hit], limit: int) -> N
     """``got`` (a store's answer, with ``limit``) is the model's full ranking
     ``expected`` cut at ``limit``: the same keys in the same order, scores close; keys
     whose scores are nearly tied may come in any order among themselves (and, at the
-    cut, any of them may be the ones kept). For a query with no terms (scores
+    cut, any of them may be the ones kept), but ``got`` must still be in the order of
+    its own scores, then keys (as UTF-8 bytes). For a query with no terms (scores
     ``None``), exactly the model's listing."""
     assert len(got) == min(limit, len(expected)), (
         f"{len(got)} hits, expected {min(limit, len(expected))}: {got} vs {expected[:limit]}"
@@ -259,6 +260,8 @@ def assert_ranking(got: Sequence[Hit], expected: Sequence[Hit], limit: int) -> N
         assert want is not None
         assert close(hit.score, want), f"{hit.key!r} scored {hit.score!r}, expected {want!r}"
     assert len({hit.key for hit in got}) == len(got), f"a key returned twice: {got}"
+    own_order = sorted(got, key=lambda hit: (-(hit.score or 0.0), hit.key.encode()))
+    assert list(got) == own_order, f"not in the order of its own scores, then keys: {got}"
     position = 0
     for group in _near_ties(expected):
         taken = got[position : position + len(group)]

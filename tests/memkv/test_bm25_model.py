@@ -256,8 +256,13 @@ def test_cjk_entries_rank_by_bigrams() -> None:
 
 def test_assert_ranking_allows_near_ties_in_any_order() -> None:
     expected = [Hit("a", 2.0), Hit("b", 1.0), Hit("c", 1.0 + 1e-12), Hit("d", 0.5)]
-    assert_ranking([Hit("a", 2.0), Hit("c", 1.0), Hit("b", 1.0)], expected, limit=3)
+    assert_ranking([Hit("a", 2.0), Hit("c", 1.0 + 1e-12), Hit("b", 1.0)], expected, limit=3)
+    assert_ranking([Hit("a", 2.0), Hit("b", 1.0 + 1e-12), Hit("c", 1.0)], expected, limit=3)
     assert_ranking([Hit("a", 2.0), Hit("c", 1.0)], expected, limit=2)  # either at the cut
+    with pytest.raises(AssertionError):  # a near-tie, but against its own scores
+        assert_ranking([Hit("a", 2.0), Hit("c", 1.0), Hit("b", 1.0 + 1e-12)], expected, limit=3)
+    with pytest.raises(AssertionError):  # equal scores: keys ascending
+        assert_ranking([Hit("a", 2.0), Hit("c", 1.0), Hit("b", 1.0)], expected, limit=3)
     with pytest.raises(AssertionError):
         assert_ranking([Hit("a", 2.0), Hit("d", 0.5)], expected, limit=2)
     with pytest.raises(AssertionError):
