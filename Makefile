@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # apt-get needs root; elsewhere sudo, if there is one.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: demo test test-fast lint bench system-deps clean
+.PHONY: demo test test-all test-fast lint bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The long loops (tests marked slow) each have a short version in the default run;
+# `make test-all` runs them at full length too.
 test: $(STAMP) system-deps lint
+	CI=$${CI:-true} $(BIN)/pytest -m "not slow"
+
+test-all: $(STAMP) system-deps lint
 	CI=$${CI:-true} $(BIN)/pytest
 
 test-fast: $(STAMP)
