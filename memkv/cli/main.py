@@ -404,9 +404,12 @@ def _list(args: argparse.Namespace) -> int:
 
 def _recall(args: argparse.Namespace) -> int:
     with _open(args.path) as mem:
-        entries = mem.recall(
-            args.query, args.limit, category=args.category, session_id=args.session_id
-        )
+        try:
+            entries = mem.recall(
+                args.query, args.limit, category=args.category, session_id=args.session_id
+            )
+        except memkv.InvalidArgument as exc:  # the arguments passed argparse: the store's
+            raise memkv.StoreUnavailable(str(exc)) from exc
     return _print_entries(entries, args, scored=bool(query_terms(args.query)))
 
 

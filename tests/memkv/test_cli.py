@@ -653,3 +653,15 @@ def test_recall_ranks_by_score_and_takes_filters(
     code, _, err = run(capsys, "recall", str(path), "x", "--limit", "-1")
     assert code == 2
     assert "limit" in err
+
+
+def test_recall_on_a_store_without_its_index_is_a_store_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "plain"
+    with memkv.open(path, recall=False) as mem:
+        mem.store("note", "hello")
+    code, _, err = run(capsys, "recall", str(path), "hello")
+    assert code == 3
+    assert "recall=False" in err
+    assert err.count("\n") == 1
