@@ -13,14 +13,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar
 
 import pytest
 
 import memkv
+from memkv.aio import AsyncMemory
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
+from memkv.views import ReadOperations
 
 E = TypeVar("E", bound=BaseException)
 
@@ -94,54 +95,22 @@ def child_env() -> dict[str, str]:
     return environment
 
 
-class Recalls(Protocol):
-    """What recall looks like on `memkv.Memory` and its views (`Reader`, `Transaction`)."""
-
-    def recall(
-        self,
-        query: str,
-        limit: int = 10,
-        *,
-        category: str | None = None,
-        session_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[memkv.MemoryEntry[Any]]: ...
-
-
-class RecallsAsync(Protocol):
-    """`memkv.aio.AsyncMemory.recall`: the same, awaited."""
-
-    def recall(
-        self,
-        query: str,
-        limit: int = 10,
-        *,
-        category: str | None = None,
-        session_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> Awaitable[list[memkv.MemoryEntry[Any]]]: ...
-
-
 def recall(
-    view: object, query: str, limit: int | None = None, **filters: Any
+    view: ReadOperations, query: str, limit: int | None = None, **filters: Any
 ) -> list[memkv.MemoryEntry[Any]]:
-    """``view.recall(query, limit, **filters)`` (``limit`` left out if ``None``). The
-    recall tests call it through here, typed by `Recalls`, so that they type-check
-    whether or not this memkv has recall yet."""
-    if limit is None:
-        return cast(Recalls, view).recall(query, **filters)
-    return cast(Recalls, view).recall(query, limit, **filters)
+    """``view.recall(query, limit, **filters)``, with recall's default limit (10) where
+    ``limit`` is ``None``."""
+    return view.recall(query, _DEFAULT_LIMIT if limit is None else limit, **filters)
 
 
 def recall_async(
-    view: object, query: str, limit: int | None = None, **filters: Any
+    view: AsyncMemory, query: str, limit: int | None = None, **filters: Any
 ) -> Awaitable[list[memkv.MemoryEntry[Any]]]:
     """`recall` of a `memkv.aio.AsyncMemory`: the awaitable it returns."""
-    if limit is None:
-        return cast(RecallsAsync, view).recall(query, **filters)
-    return cast(RecallsAsync, view).recall(query, limit, **filters)
+    return view.recall(query, _DEFAULT_LIMIT if limit is None else limit, **filters)
+
+
+_DEFAULT_LIMIT = 10
 
 
 def raises_naming(exc_type: type[E], needle: str, fn: Callable[[], object]) -> E:

@@ -44,6 +44,7 @@ from hypothesis.stateful import (
 import memkv
 from memkv.aio import AsyncMemory
 from memkv.testing import strategies as mst
+from memkv.views import ReadOperations
 from tests import postgres
 from tests.conftest import BACKENDS, open_backend
 from tests.memkv.bm25_model import (
@@ -97,7 +98,7 @@ def check(
 
 
 def agrees(
-    view: object, model: RecallModel, query: str, limit: int | None = None, **filters: Any
+    view: ReadOperations, model: RecallModel, query: str, limit: int | None = None, **filters: Any
 ) -> Entries:
     """``view.recall(...)``, checked against the model (see `check`)."""
     got = recall(view, query, limit, **filters)
@@ -875,8 +876,9 @@ class _SinceExclusive(memkv.Memory):
     ) -> list[memkv.MemoryEntry[Any]]:
         if since is not None:
             since += timedelta(microseconds=1)
-        filters = {"category": category, "session_id": session_id, "since": since, "until": until}
-        return recall(super(), query, limit, **filters)
+        return super().recall(
+            query, limit, category=category, session_id=session_id, since=since, until=until
+        )
 
 
 class BuggyRecallAgainstModel(InMemoryRecallAgreesWithModel):
