@@ -25,7 +25,7 @@ import heapq
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from memkv import layout
 from memkv.backends.base import ReadTxn, Table, WriteTxn
@@ -38,6 +38,7 @@ K1: Final = 1.2
 B: Final = 0.75
 
 _INDEX: Final = Table.INDEX
+_BASE: Final = K1 * (1 - B)
 _MARGIN: Final = 1e-7  # relative slack of a pruning bound, far above rounding errors
 _FIRST_CHUNK: Final = 64  # time-index keys read at once, doubled while filters reject
 
@@ -48,7 +49,7 @@ EntryText = tuple[Terms, int]  # an entry's terms with their frequencies, and it
 
 def kept(txn: ReadTxn) -> bool:
     """Whether the store keeps a recall index (see `memkv.layout.RECALL_SETTING`)."""
-    return txn.get(Table.META, layout.RECALL_SETTING) == layout.RECALL_ON
+    return setting(txn) is True
 
 
 def setting(txn: ReadTxn) -> bool | None:
@@ -79,16 +80,45 @@ def expected_index(
     return index
 
 
-def reindex(
+class Indexed(NamedTuple):
+    """What the recall index holds of an entry: its text (``None`` if it cannot be read,
+    whose postings then stay until `memkv.Memory.repair` rebuilds them) and time."""
+
+    text: EntryText | None
+    timestamp: datetime
+
+
+def update(
+    txn: WriteTxn,
+    counts: CountChanges,
+    raw_key: bytes,
+    old: Indexed | None,
+    new: Indexed | None,
+) -> None:
+    """Bring the index of the entry at ``raw_key`` from ``old`` (``None``: it was
+    absent) to ``new`` (``None``: it is gone): its postings and statistics, writing
+    only the postings that change, and its place in the index by time."""
+    _reindex(
+        txn, counts, raw_key, None if old is None else old.text, None if new is None else new.text
+    )
+    old_time = None if old is None else old.timestamp
+    new_time = None if new is None else new.timestamp
+    if old_time != new_time:
+        if old_time is not None:
+            txn.delete(_INDEX, layout.time_key(old_time, raw_key))
+        if new_time is not None:
+            txn.put(_INDEX, layout.time_key(new_time, raw_key), b"")
+
+
+def _reindex(
     txn: WriteTxn,
     counts: CountChanges,
     raw_key: bytes,
     old: EntryText | None,
     new: EntryText | None,
 ) -> None:
-    """Bring the postings and statistics of the entry at ``raw_key`` from its old
-    text (``None``: it was absent) to its new one (``None``: it is gone), writing only
-    the postings that change. (A hot path: every indexed write runs it.)"""
+    """The postings and statistics part of `update`. (A hot path: every indexed write
+    runs it.)"""
     old_terms, old_length = old if old is not None else (None, 0)
     new_terms, new_length = new if new is not None else (None, 0)
     head_of = layout.term_head
@@ -114,16 +144,6 @@ def reindex(
             put(_INDEX, head + raw_key, encode(frequency, new_length))
     _add(counts, layout.RECALL_ENTRIES, (new_length > 0) - (old_length > 0))
     _add(counts, layout.RECALL_TOKENS, new_length - old_length)
-
-
-def retime(txn: WriteTxn, raw_key: bytes, old: datetime | None, new: datetime | None) -> None:
-    """Move the entry at ``raw_key`` in the index by time."""
-    if old == new:
-        return
-    if old is not None:
-        txn.delete(_INDEX, layout.time_key(old, raw_key))
-    if new is not None:
-        txn.put(_INDEX, layout.time_key(new, raw_key), b"")
 
 
 def _add(counts: CountChanges, count_key: bytes, delta: int) -> None:
@@ -163,17 +183,19 @@ class _Search:
     ) -> None:
         self.txn = txn
         self.weights = weights
+        self.most = [idf * (K1 + 1) for _, idf in weights]  # the most each term can add
         self.scale = K1 * B / average_length
         self.accept = accept
         self.found: dict[bytes, list[float]] = {}  # key -> contribution of each term
         self.passes: dict[bytes, bool] = {}  # the filters' verdicts, as asked
 
-    def _part(self, idf: float, frequency: int, length: int) -> float:
-        return idf * frequency * (K1 + 1) / (frequency + K1 * (1 - B) + self.scale * length)
+    def _part(self, index: int, frequency: int, length: int) -> float:
+        """The BM25 contribution of term ``index`` (`_scan` inlines the same)."""
+        return self.most[index] * frequency / (frequency + _BASE + self.scale * length)
 
     def best(self, limit: int) -> list[tuple[float, bytes]]:
         rarest_first = sorted(range(len(self.weights)), key=lambda i: -self.weights[i][1])
-        bounds = [self.weights[i][1] * (K1 + 1) for i in rarest_first]  # a term's most
+        bounds = [self.most[i] for i in rarest_first]
         still_possible = [sum(bounds[j:]) for j in range(len(bounds) + 1)]
         scanned = 0
         threshold = 0.0
@@ -193,14 +215,12 @@ class _Search:
 
     def _scan(self, index: int) -> None:
         """Every posting of one term. (The hot loop of a search.)"""
-        term, idf = self.weights[index]
-        prefix = layout.term_head(term)
+        prefix = layout.term_head(self.weights[index][0])
         skip = len(prefix)
         found = self.found
         width = len(self.weights)
         decode = layout.decode_posting
-        weight = idf * (K1 + 1)
-        base = K1 * (1 - B)
+        weight = self.most[index]
         scale = self.scale
         postings = self.txn.scan(_INDEX, key_after(prefix), prefix_end(prefix))
         for posting_key, value in postings:
@@ -209,7 +229,7 @@ class _Search:
             if parts is None:
                 parts = found[raw_key] = [0.0] * width
             frequency, length = decode(value)
-            parts[index] = weight * frequency / (frequency + base + scale * length)
+            parts[index] = weight * frequency / (frequency + _BASE + scale * length)
 
     def _threshold(self, limit: int) -> float:
         """The ``limit``-th best score so far among entries that pass the filters (0
@@ -244,11 +264,10 @@ class _Search:
                 continue
             parts = found[raw_key]
             for index in rest:
-                term, idf = self.weights[index]
-                value = self.txn.get(_INDEX, layout.term_head(term) + raw_key)
+                value = self.txn.get(_INDEX, layout.term_head(self.weights[index][0]) + raw_key)
                 if value is not None:
                     frequency, length = layout.decode_posting(value)
-                    parts[index] = self._part(idf, frequency, length)
+                    parts[index] = self._part(index, frequency, length)
             completed[raw_key] = parts
             if len(best) < limit:
                 heapq.heappush(best, sum(parts))

@@ -527,19 +527,13 @@ class Transaction(Reader):
                 txn.put(_INDEX, both + raw_key, _EMPTY)
             self._change_count(category, session_id, +1)
         if self._recalls():
-            recall.reindex(
-                txn,
-                self._counts,
-                raw_key,
-                None if previous is None else _stored_text(previous.header.key, previous.record),
-                entry_terms(entry.key, _untyped_content(entry, record)),
+            new = recall.Indexed(
+                entry_terms(entry.key, _untyped_content(entry, record)), entry.timestamp
             )
-            recall.retime(
-                txn,
-                raw_key,
-                None if previous is None else previous.header.timestamp,
-                entry.timestamp,
+            old = (
+                None if previous is None else _indexed(entry.key, previous.record, previous.header)
             )
+            recall.update(txn, self._counts, raw_key, old, new)
         self._written[entry.key] = cached_value(entry, record)
         return entry
 
@@ -569,8 +563,7 @@ class Transaction(Reader):
                 self._unindex_session(raw_key, previous.category, previous.session_id)
             self._change_count(previous.category, previous.session_id, -1)
             if self._recalls():
-                recall.reindex(txn, self._counts, raw_key, _stored_text(key, data), None)
-                recall.retime(txn, raw_key, previous.timestamp, None)
+                recall.update(txn, self._counts, raw_key, _indexed(key, data, previous), None)
         self._written[key] = ABSENT
         return True
 
@@ -623,12 +616,10 @@ class Transaction(Reader):
             self._counts[all_entries] = self._counts.get(all_entries, 0) - 1
         if copies and self._recalls():
             try:
-                indexed = decode_entry(key, copies[0])
+                header = decode_header(key, copies[0])
             except CorruptRecord:
                 return
-            text = entry_terms(key, indexed.content)
-            recall.reindex(txn, self._counts, raw_key, text, None)
-            recall.retime(txn, raw_key, indexed.timestamp, None)
+            recall.update(txn, self._counts, raw_key, _indexed(key, copies[0], header), None)
 
     def _stored_count(self, count_key: bytes) -> int:
         """The stored count, and what this transaction (and those before it in its
@@ -699,13 +690,14 @@ def _untyped_content(entry: MemoryEntry[Any], record: bytes) -> Any:
     return decode_entry(entry.key, record).content
 
 
-def _stored_text(key: str, record: bytes) -> recall.EntryText | None:
-    """The text of a stored entry; ``None`` if its content cannot be read (its
-    postings then stay until `memkv.Memory.repair` rebuilds the index)."""
+def _indexed(key: str, record: bytes, header: EntryHeader) -> recall.Indexed:
+    """What the recall index holds of a stored entry (its text ``None`` if its content
+    cannot be read)."""
     try:
-        return entry_terms(key, decode_entry(key, record).content)
+        text = entry_terms(key, decode_entry(key, record).content)
     except CorruptRecord:
-        return None
+        text = None
+    return recall.Indexed(text, header.timestamp)
 
 
 class Search(NamedTuple):
