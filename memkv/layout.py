@@ -21,20 +21,28 @@ Within a space (each key below behind the space's prefix):
   session))`` -> an 8-byte big-endian count; a count that reaches zero is deleted, so
   the count keys also list the categories and sessions in use.
 
-Recall's index (`memkv.recall`), in the user's space only:
+Recall's index (`memkv.recall`), in the user's space only, every key under
+`RECALL_REGION` (``pack(("r",))``). Each indexed version of an entry is a *document*
+with a number (8 bytes, big-endian), given in order and never reused:
 
-* ``pack(("r", term))`` + key -> the term's frequency in the entry and the entry's
-  length in tokens (two 4-byte big-endian numbers): a posting;
-* ``pack(("r", term))`` alone, the term's head, just before its postings (so that a
-  write usually finds both on one page) -> how many entries hold the term (a count,
-  as above); ``pack(("n", "rn"))`` -> how many entries have a token,
-  ``pack(("n", "rl"))`` -> how many tokens they have in all;
-* ``pack(("t",))`` + 8 bytes + key -> empty: every entry by timestamp, newest first
-  (the bytes are the complement of its microseconds since 1970, offset to be
-  unsigned), then by key;
-* in ``Table.META``, `RECALL_SETTING` -> ``b"on"`` if the store keeps a recall index,
-  ``b"off"`` if it keeps none (absent: a store made before recall, whose index is
-  built the first time it is opened for writing).
+* ``pack(("r", "d"))`` + number -> the document: the entry's key, its length in tokens
+  and its terms with their frequencies;
+* ``pack(("r", "w"))`` + 8 bytes + key -> the number of the entry's document (empty if
+  it has no token): every entry by timestamp, newest first (the bytes are the
+  complement of its microseconds since 1970, offset to be unsigned), then by key;
+* ``pack(("r", "s"))`` + first number -> a segment's head (its end, and which of its
+  documents are gone), and ``pack(("r", "p"))`` + first number + the term's UTF-8
+  bytes -> the term's postings in that segment: the inverted index of the documents
+  numbered from first to end, written once (`memkv.recall` says when);
+* ``pack(("r", "x"))`` + number -> the terms of a document in a segment that was
+  removed since the segments were last brought up to date;
+* ``pack(("r", "f", term))`` -> how many documents in segments, not gone, hold the
+  term (a count, as above), and ``pack(("r", "n", name))`` -> recall's other counts
+  (`RECALL_ENTRIES`, `RECALL_TOKENS`, `NEXT_DOCUMENT`, `FIRST_PENDING`,
+  `GONE_PENDING`);
+* in ``Table.META``, `RECALL_SETTING` -> `RECALL_ON` if the store keeps a recall index,
+  `RECALL_OFF` if it keeps none (absent, or a value of an older memkv: the index is
+  built the first time the store is opened for writing).
 
 The entry's key is the last part of every index key and is appended raw: the prefix
 before it is self-delimiting, so the index sorts like the entries and a key prefix
@@ -55,10 +63,7 @@ _CATEGORY: Final = "c"
 _SESSION: Final = "s"
 _CATEGORY_SESSION: Final = "cs"
 _COUNT: Final = "n"
-_POSTING: Final = "r"
-_RECALL_ENTRIES: Final = "rn"
-_RECALL_TOKENS: Final = "rl"
-_BY_TIME: Final = "t"
+_RECALL: Final = "r"
 
 Space = bytes  # a key space: the prefix of each of its keys
 
@@ -162,16 +167,37 @@ def decode_count(data: bytes | None) -> int:
 # -- recall ---------------------------------------------------------------------------
 
 RECALL_SETTING: Final = b"recall"  # in Table.META
-RECALL_ON: Final = b"on"  # the index is kept (absent: not built yet, a store made before it)
+RECALL_ON: Final = b"on/segments"  # the index is kept, in the layout above
 RECALL_OFF: Final = b"off"
-RECALL_ENTRIES: Final = pack((_COUNT, _RECALL_ENTRIES)).encode()
-RECALL_TOKENS: Final = pack((_COUNT, _RECALL_TOKENS)).encode()
-BY_TIME: Final = pack((_BY_TIME,)).encode()
+RECALL_REGION: Final = pack((_RECALL,)).encode()
+LEGACY_RECALL_KEYS: Final = (pack((_COUNT, "rn")).encode(), pack((_COUNT, "rl")).encode())
+LEGACY_TIME_INDEX: Final = pack(("t",)).encode()
+"""Keys of the recall index of an older memkv (``RECALL_SETTING`` ``b"on"``), outside
+`RECALL_REGION`: removed when the index is rebuilt."""
+
+DOCUMENTS: Final = pack((_RECALL, "d")).encode()
+BY_TIME: Final = pack((_RECALL, "w")).encode()
+SEGMENTS: Final = pack((_RECALL, "s")).encode()
+POSTINGS: Final = pack((_RECALL, "p")).encode()
+GONE: Final = pack((_RECALL, "x")).encode()
+TERM_COUNTS: Final = pack((_RECALL, "f")).encode()
+
+
+def _recall_count(name: str) -> bytes:
+    return pack((_RECALL, "n", name)).encode()
+
+
+RECALL_ENTRIES: Final = _recall_count("entries")  # entries with a token (N)
+RECALL_TOKENS: Final = _recall_count("tokens")  # their tokens in all
+NEXT_DOCUMENT: Final = _recall_count("next")  # the number the next document gets
+FIRST_PENDING: Final = _recall_count("pending")  # documents from here on are in no segment
+GONE_PENDING: Final = _recall_count("gone")  # records under GONE
 
 _LONGEST_TERM: Final = 64  # UTF-8 bytes of a term kept as it is in a key
 _TERM_HEAD: Final = 24  # UTF-8 bytes kept of a longer term, before its digest
 _TIME_OFFSET: Final = 1 << 63
 _TIME_TOP: Final = (1 << 64) - 1
+_NUMBER: Final = struct.Struct(">Q")
 
 
 def _term_text(term: str) -> str:
@@ -186,15 +212,40 @@ def _term_text(term: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def term_head(term: str) -> bytes:
-    """The key of a term's count of entries (its document frequency), and the prefix
-    of its postings."""
-    return pack((_POSTING, _term_text(term))).encode()
+def term_count_key(term: str) -> bytes:
+    """The key of the count of documents in segments that hold ``term``."""
+    return pack((_RECALL, "f", _term_text(term))).encode()
 
 
-_POSTING_FORMAT: Final = struct.Struct(">II")
-encode_posting: Final = _POSTING_FORMAT.pack  # (frequency in the entry, entry length)
-decode_posting: Final = _POSTING_FORMAT.unpack  # -> (frequency, length)
+@functools.lru_cache(maxsize=65536)
+def term_bytes(term: str) -> bytes:
+    """``term`` as the last part of a postings key."""
+    return _term_text(term).encode()
+
+
+encode_number: Final = _NUMBER.pack
+NUMBER_SIZE: Final = _NUMBER.size
+
+
+def decode_number(data: bytes) -> int:
+    return int(_NUMBER.unpack(data)[0])
+
+
+def document_key(number: int) -> bytes:
+    return DOCUMENTS + _NUMBER.pack(number)
+
+
+def gone_key(number: int) -> bytes:
+    return GONE + _NUMBER.pack(number)
+
+
+def segment_key(first: int) -> bytes:
+    return SEGMENTS + _NUMBER.pack(first)
+
+
+def postings_prefix(first: int) -> bytes:
+    """The prefix of every postings key of the segment starting at ``first``."""
+    return POSTINGS + _NUMBER.pack(first)
 
 
 def time_key(timestamp: datetime, raw_key: bytes) -> bytes:

@@ -15,6 +15,7 @@ from memkv import layout, recall
 from memkv.backends.base import ReadTxn, Table, WriteTxn
 from memkv.entry import decode_entry
 from memkv.errors import CorruptRecord
+from memkv.text import entry_terms
 
 _MAX_PROBLEMS: Final = 100  # a damaged store can have millions; the first ones suffice
 
@@ -25,8 +26,9 @@ class _Expected:
     def __init__(self, txn: ReadTxn) -> None:
         self.index: dict[bytes, bytes] = {}
         self.corrupt: list[tuple[bytes, CorruptRecord]] = []  # entries-table keys
+        self.recalls = recall.kept(txn)
+        self.versions: dict[bytes, recall.Indexed] = {}  # what recall should index
         counts: dict[bytes, int] = {}
-        recalls = recall.kept(txn)
         for storage_key, data in txn.scan(Table.ENTRIES, b"", None):
             space = layout.space_of(storage_key)
             raw_key = storage_key[len(space) :]
@@ -43,16 +45,19 @@ class _Expected:
                 self.index[both + raw_key] = b""
             for count_key in layout.count_keys(space, category, session_id):
                 counts[count_key] = counts.get(count_key, 0) + 1
-            if recalls and space == layout.USER_SPACE:
-                self.index.update(recall.expected_index(raw_key, entry, counts))
+            if self.recalls and space == layout.USER_SPACE:
+                text = entry_terms(entry.key, entry.content)
+                self.versions[raw_key] = recall.Indexed(text, entry.timestamp)
         self.index.update((key, layout.encode_count(count)) for key, count in counts.items())
 
     def differences(self, txn: ReadTxn) -> list[tuple[bytes, bytes | None, bytes | None]]:
-        """Each index key whose stored value is not the expected one: (key, stored,
-        expected), ``None`` for absent."""
+        """Each index key, out of the recall index, whose stored value is not the
+        expected one: (key, stored, expected), ``None`` for absent."""
         wanted = dict(self.index)
         found: list[tuple[bytes, bytes | None, bytes | None]] = []
         for index_key, value in txn.scan(Table.INDEX, b"", None):
+            if index_key.startswith(layout.RECALL_REGION):
+                continue  # checked by recall.check
             expected = wanted.pop(index_key, None)
             if expected != value:
                 found.append((index_key, value, expected))
@@ -71,6 +76,8 @@ def verify_snapshot(txn: ReadTxn) -> list[str]:
             problems.append(f"index key {index_key!r} is missing")
         else:
             problems.append(f"index key {index_key!r} holds {stored!r:.60}, not {wanted!r:.60}")
+    if expected.recalls:
+        problems += recall.check(txn, expected.versions)
     return problems[:_MAX_PROBLEMS]
 
 
@@ -95,6 +102,11 @@ def repair_store(txn: WriteTxn) -> list[str]:
         done.append(f"removed {removed} index keys that belonged to no entry")
     if restored:
         done.append(f"restored {restored} missing or wrong index keys (indexes and counts)")
+    if expected.recalls:
+        wrong = recall.check(txn, expected.versions)
+        if wrong:
+            recall.rebuild(txn, expected.versions.items())
+            done.append(f"rebuilt the recall index ({len(wrong)} problems, the first: {wrong[0]})")
     return done
 
 

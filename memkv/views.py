@@ -350,6 +350,7 @@ class Transaction(Reader):
         "_group_counts",
         "_internal",
         "_recall_on",
+        "_recall_updated",
         "_write_txn",
         "_written",
     )
@@ -378,6 +379,7 @@ class Transaction(Reader):
         self._clock = reading  # one time for all its writes
         self._internal: Transaction | None = None
         self._recall_on: bool | None = None  # does the store keep recall? (asked once)
+        self._recall_updated = False  # has a write updated the recall index?
 
     @property
     def internal(self) -> Transaction:
@@ -403,10 +405,12 @@ class Transaction(Reader):
 
     def _recalls(self) -> bool:
         """Whether this view's writes are indexed for recall: the user's space of a
-        store that keeps a recall index."""
+        store that keeps a recall index. Asked by each write before it updates the
+        index, so a ``True`` also means the transaction's end must `recall.settle`."""
         on = self._recall_on
         if on is None:
             on = self._recall_on = self._space == layout.USER_SPACE and recall.kept(self._live())
+        self._recall_updated |= on
         return on
 
     def _live(self) -> WriteTxn:
@@ -530,10 +534,8 @@ class Transaction(Reader):
             new = recall.Indexed(
                 entry_terms(entry.key, _untyped_content(entry, record)), entry.timestamp
             )
-            old = (
-                None if previous is None else _indexed(entry.key, previous.record, previous.header)
-            )
-            recall.update(txn, self._counts, raw_key, old, new)
+            old = None if previous is None else previous.header.timestamp
+            recall.update(txn, self._stored_count, self._counts, raw_key, old, new)
         self._written[entry.key] = cached_value(entry, record)
         return entry
 
@@ -563,7 +565,9 @@ class Transaction(Reader):
                 self._unindex_session(raw_key, previous.category, previous.session_id)
             self._change_count(previous.category, previous.session_id, -1)
             if self._recalls():
-                recall.update(txn, self._counts, raw_key, _indexed(key, data, previous), None)
+                recall.update(
+                    txn, self._stored_count, self._counts, raw_key, previous.timestamp, None
+                )
         self._written[key] = ABSENT
         return True
 
@@ -586,8 +590,8 @@ class Transaction(Reader):
         """Remove the unreadable record at ``raw_key`` and every index entry naming it.
         Its category and session are unknown, so each category and session in use is
         tried (a point read each); the counts of the first pair found lose it. Its
-        recall postings are found through the copy of its record in the category
-        index, if that one reads (else `memkv.Memory.repair` removes them)."""
+        recall document is found through its timestamp in the copy of its record in
+        the category index, if that one reads (else `memkv.Memory.repair` removes it)."""
         space = self._space
         txn = self._live()
         txn.delete(_ENTRIES, space + raw_key)
@@ -619,7 +623,7 @@ class Transaction(Reader):
                 header = decode_header(key, copies[0])
             except CorruptRecord:
                 return
-            recall.update(txn, self._counts, raw_key, _indexed(key, copies[0], header), None)
+            recall.update(txn, self._stored_count, self._counts, raw_key, header.timestamp, None)
 
     def _stored_count(self, count_key: bytes) -> int:
         """The stored count, and what this transaction (and those before it in its
@@ -643,6 +647,8 @@ class Transaction(Reader):
         (and its internal view); return what the read cache should learn once the
         transaction commits."""
         txn = self._live()
+        if self._recall_updated:
+            recall.settle(txn, self._stored_count, self._counts)
         if self._group_counts is None:
             write_counts(txn, self._counts)
         else:
@@ -688,16 +694,6 @@ def _untyped_content(entry: MemoryEntry[Any], record: bytes) -> Any:
     if type(content) is str:
         return content
     return decode_entry(entry.key, record).content
-
-
-def _indexed(key: str, record: bytes, header: EntryHeader) -> recall.Indexed:
-    """What the recall index holds of a stored entry (its text ``None`` if its content
-    cannot be read)."""
-    try:
-        text = entry_terms(key, decode_entry(key, record).content)
-    except CorruptRecord:
-        text = None
-    return recall.Indexed(text, header.timestamp)
 
 
 class Search(NamedTuple):

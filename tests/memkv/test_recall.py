@@ -8,7 +8,9 @@
 * `memkv.aio.AsyncMemory.recall`.
 * Any query string at all: never raises, always the model's answer.
 * A state machine of stores, replaces, forgets and transactions (some raising half
-  way) over a small vocabulary, whose recalls must agree with the model at each step.
+  way) over a small vocabulary, whose recalls must agree with the model at each step;
+  the index's segments made after one pending document or a few, and merged two or
+  three at a time, as well as by default (`memkv.recall.writing.Tuning`).
 * 10,000 memories with 50 planted facts: each is found for its own query; forgotten
   ones never appear.
 """
@@ -43,6 +45,7 @@ from hypothesis.stateful import (
 
 import memkv
 from memkv.aio import AsyncMemory
+from memkv.recall import writing
 from memkv.testing import strategies as mst
 from memkv.views import ReadOperations
 from tests import postgres
@@ -675,6 +678,18 @@ OPERATIONS = st.lists(
 EPOCH: Final = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+TUNINGS: Final = st.sampled_from(
+    [
+        writing.Tuning(flush_at=1, fanout=2, largest_class=2),
+        writing.Tuning(flush_at=2, fanout=3, largest_class=3),
+        writing.Tuning(flush_at=3, fanout=2, largest_class=1),
+        writing.Tuning(),
+    ]
+)
+"""How soon the index makes segments and merges them (the default last: few steps
+reach its first segment)."""
+
+
 class HalfWay(Exception):
     """Raised by a transaction function after its writes (and its recall)."""
 
@@ -702,6 +717,7 @@ class RecallAgreesWithModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.memory.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+        writing.TUNING = writing.Tuning()
 
     def bound(self, drawn: tuple[int, int, bool] | None) -> datetime | None:
         if drawn is None:
@@ -728,9 +744,13 @@ class RecallAgreesWithModel(RuleBasedStateMachine):
                     )
                 )
 
-    @initialize(entries=st.lists(st.tuples(KEYS, CONTENTS, CATEGORIES, SESSIONS), max_size=8))
-    def fill(self, entries: list[tuple[str, Any, str, str | None]]) -> None:
+    @initialize(
+        entries=st.lists(st.tuples(KEYS, CONTENTS, CATEGORIES, SESSIONS), max_size=8),
+        tuning=TUNINGS,
+    )
+    def fill(self, entries: list[tuple[str, Any, str, str | None]], tuning: writing.Tuning) -> None:
         """A store seldom starts empty: some entries, in one transaction."""
+        writing.TUNING = tuning
         self.apply(self.model, self.memory.transact(lambda tx: [tx.store(*e) for e in entries]))
 
     @rule(key=KEYS, content=CONTENTS, category=CATEGORIES, session=SESSIONS)
