@@ -305,6 +305,7 @@ class Timing(msgspec.Struct, frozen=True, kw_only=True):
     """Percentiles of one system's samples, in milliseconds."""
 
     samples: int
+    mean_ms: float
     p50_ms: float
     p90_ms: float
     p99_ms: float
@@ -314,6 +315,7 @@ class Timing(msgspec.Struct, frozen=True, kw_only=True):
         stats = percentiles(times)
         return cls(
             samples=len(times),
+            mean_ms=statistics.fmean(times) * 1e3,
             p50_ms=stats["p50"] * 1e3,
             p90_ms=stats["p90"] * 1e3,
             p99_ms=stats["p99"] * 1e3,
@@ -396,20 +398,23 @@ class WriteCost(msgspec.Struct, frozen=True, kw_only=True):
     with_index: Timing
     without_index: Timing
     ratio: float  # p50 with / p50 without
+    mean_ratio: float  # mean with / mean without: segments are made now and then
     goal: float
-    met: bool
+    met: bool  # by both ratios
 
 
 def write_cost(name: str, times: dict[str, list[float]]) -> WriteCost:
     target = TARGETS[name]
     with_index, without_index = Timing.of(times[MEMKV]), Timing.of(times[MEMKV_PLAIN])
     ratio = target.ratio(with_index.p50_ms, without_index.p50_ms)
+    mean_ratio = target.ratio(with_index.mean_ms, without_index.mean_ms)
     return WriteCost(
         with_index=with_index,
         without_index=without_index,
         ratio=ratio,
+        mean_ratio=mean_ratio,
         goal=target.goal,
-        met=target.met(ratio),
+        met=target.met(ratio) and target.met(mean_ratio),
     )
 
 
@@ -555,16 +560,18 @@ def recall_table(results: Results) -> list[str]:
 
 def write_table(results: Results) -> list[str]:
     lines = [
-        "| benchmark | with index p50 | without p50 | with index p99 | without p99 "
-        "| samples each | ratio (p50) | target | met |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|:-:|",
+        "| benchmark | with index p50 | without p50 | with index mean | without mean "
+        "| with index p99 | without p99 | samples each | ratio (p50) | ratio (mean) "
+        "| target | met (both ratios) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|",
     ]
     for name, cost in results.write_cost.items():
         lines.append(
             f"| {name} | {ms(cost.with_index.p50_ms)} | {ms(cost.without_index.p50_ms)} | "
+            f"{ms(cost.with_index.mean_ms)} | {ms(cost.without_index.mean_ms)} | "
             f"{ms(cost.with_index.p99_ms)} | {ms(cost.without_index.p99_ms)} | "
-            f"{cost.with_index.samples:,} | {cost.ratio:.2f}x | <= {cost.goal}x | "
-            f"{'yes' if cost.met else '**no**'} |"
+            f"{cost.with_index.samples:,} | {cost.ratio:.2f}x | {cost.mean_ratio:.2f}x | "
+            f"<= {cost.goal}x | {'yes' if cost.met else '**no**'} |"
         )
     return lines
 
@@ -604,8 +611,9 @@ def summary_report(results: Results) -> str:
     for name, cost in results.write_cost.items():
         lines.append(
             f"| {name} | {ms(cost.with_index.p50_ms)} ({MEMKV}) | "
-            f"{ms(cost.without_index.p50_ms)} ({MEMKV_PLAIN}) | {cost.ratio:.2f}x (time ratio) | "
-            f"<= {cost.goal}x | {'yes' if cost.met else '**no**'} |"
+            f"{ms(cost.without_index.p50_ms)} ({MEMKV_PLAIN}) | {cost.ratio:.2f}x (time ratio; "
+            f"{cost.mean_ratio:.2f}x of the means) | <= {cost.goal}x | "
+            f"{'yes' if cost.met else '**no**'} |"
         )
     for run in results.recall:
         ratio = run.memkv_over_fts5["p50"]
@@ -678,7 +686,7 @@ def main() -> int:
     parser.add_argument(
         "--bm25-queries", type=int, default=200, help="the first ones, for rank-bm25 (default 200)"
     )
-    parser.add_argument("--single-stores", type=int, default=300, help="per store")
+    parser.add_argument("--single-stores", type=int, default=1000, help="per store")
     parser.add_argument("--batches", type=int, default=20, help="1,000-entry batches per store")
     parser.add_argument("--big", action="store_true", help=f"also recall at {BIG:,} memories")
     parser.add_argument("--seed", type=int, default=1)

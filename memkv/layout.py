@@ -31,15 +31,17 @@ with a number (8 bytes, big-endian), given in order and never reused:
   it has no token): every entry by timestamp, newest first (the bytes are the
   complement of its microseconds since 1970, offset to be unsigned), then by key;
 * ``pack(("r", "s"))`` + first number -> a segment's head (its end, and which of its
-  documents are gone), and ``pack(("r", "p"))`` + first number + the term's UTF-8
-  bytes -> the term's postings in that segment: the inverted index of the documents
-  numbered from first to end, written once (`memkv.recall` says when);
+  documents are gone); under ``pack(("r", "p"))`` + first number, the segment's
+  postings: the inverted index of the documents numbered from first to end, written
+  once (`memkv.recall` says when). A term's postings are under `LONG_POSTINGS` + the
+  term's UTF-8 bytes if they are many, else in a block of several terms' under
+  `POSTING_BLOCKS` + the block's first term;
 * ``pack(("r", "x"))`` + number -> the terms of a document in a segment that was
   removed since the segments were last brought up to date;
-* ``pack(("r", "f", term))`` -> how many documents in segments, not gone, hold the
-  term (a count, as above), and ``pack(("r", "n", name))`` -> recall's other counts
-  (`RECALL_ENTRIES`, `RECALL_TOKENS`, `NEXT_DOCUMENT`, `FIRST_PENDING`,
-  `GONE_PENDING`);
+* ``pack(("r", "g", term))`` -> how many postings of the term belong to documents
+  gone from their segments (a count, as above), and ``pack(("r", "n", name))`` ->
+  recall's other counts (`RECALL_ENTRIES`, `RECALL_TOKENS`, `NEXT_DOCUMENT`,
+  `FIRST_PENDING`, `GONE_PENDING`);
 * in ``Table.META``, `RECALL_SETTING` -> `RECALL_ON` if the store keeps a recall index,
   `RECALL_OFF` if it keeps none (absent, or a value of an older memkv: the index is
   built the first time the store is opened for writing).
@@ -180,7 +182,9 @@ BY_TIME: Final = pack((_RECALL, "w")).encode()
 SEGMENTS: Final = pack((_RECALL, "s")).encode()
 POSTINGS: Final = pack((_RECALL, "p")).encode()
 GONE: Final = pack((_RECALL, "x")).encode()
-TERM_COUNTS: Final = pack((_RECALL, "f")).encode()
+DEAD_POSTINGS: Final = pack((_RECALL, "g")).encode()
+POSTING_BLOCKS: Final = b"\x00"  # after a segment's postings prefix
+LONG_POSTINGS: Final = b"\x01"
 
 
 def _recall_count(name: str) -> bytes:
@@ -212,15 +216,18 @@ def _term_text(term: str) -> str:
 
 
 @functools.lru_cache(maxsize=65536)
-def term_count_key(term: str) -> bytes:
-    """The key of the count of documents in segments that hold ``term``."""
-    return pack((_RECALL, "f", _term_text(term))).encode()
+def dead_count_key(term: str) -> bytes:
+    """The key of the count of postings of ``term`` whose documents are gone."""
+    return pack((_RECALL, "g", _term_text(term))).encode()
+
+
+SHORT_TERM: Final = _LONGEST_TERM // 4  # characters: a term no longer is kept as it is
 
 
 @functools.lru_cache(maxsize=65536)
-def term_bytes(term: str) -> bytes:
-    """``term`` as the last part of a postings key."""
-    return _term_text(term).encode()
+def term_text(term: str) -> str:
+    """``term`` as documents, postings and their keys hold it."""
+    return _term_text(term)
 
 
 encode_number: Final = _NUMBER.pack

@@ -80,10 +80,13 @@ def query_terms(query: str) -> list[str]:
 def entry_terms(key: str, content: Any) -> tuple[Terms, int]:
     """The terms of an entry's indexed text with their frequencies, and its length in
     tokens (its ``dl``). ``content`` as decoded without a type (see above)."""
-    terms: Terms = collections.Counter(tokens(key))
-    for text in strings_of(content):
-        terms.update(tokens(text))
-    return terms, terms.total()
+    found = tokens(key)
+    if isinstance(content, str):
+        found += tokens(content)
+    else:
+        for text in strings_of(content):
+            found += tokens(text)
+    return collections.Counter(found), len(found)
 
 
 def strings_of(content: Any) -> Iterator[str]:

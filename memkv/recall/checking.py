@@ -13,7 +13,7 @@ from memkv.backends.base import ReadTxn, Table
 from memkv.keys import prefix_end, quote_key
 from memkv.recall import records
 from memkv.recall.records import LOW_32, Document, Segment
-from memkv.recall.writing import Indexed
+from memkv.recall.writing import Indexed, kept_terms
 
 _INDEX: Final = Table.INDEX
 
@@ -28,11 +28,6 @@ def _named(raw_key: bytes) -> str:
     return quote_key(raw_key.decode("utf-8", errors="replace"))
 
 
-def _text(term: str) -> str:
-    """A term as postings keys hold it."""
-    return layout.term_bytes(term).decode()
-
-
 def _scan(txn: ReadTxn, prefix: bytes) -> list[tuple[bytes, bytes]]:
     return txn.scan(_INDEX, prefix, prefix_end(prefix))
 
@@ -42,6 +37,7 @@ class _Check:
         self.txn = txn
         self.expected = expected
         self.problems: list[str] = []
+        self.dead: collections.Counter[bytes] = collections.Counter()  # dead postings
         try:
             numbers = self._time_index()
             live = self._documents(numbers)
@@ -85,7 +81,7 @@ class _Check:
                     self.problems.append(f"entry {_named(raw_key)} has no recall document")
                 continue
             document = stored.get(number)
-            want = Document(key=raw_key, length=length, terms=dict(terms))
+            want = Document(key=raw_key, length=length, terms=dict(kept_terms(terms)))
             if document != want:
                 self.problems.append(
                     f"recall document {number} of entry {_named(raw_key)} is "
@@ -118,14 +114,13 @@ class _Check:
             self._postings(segment, held)
         for number, terms in held.items():
             if number in gone:
-                wanted = {_text(term) for term in gone[number]}
+                wanted = set(gone[number])
                 if number in live or set(terms) != wanted:
                     self.problems.append(f"recall document {number}, gone, is held wrongly")
                 continue
             document = live.get(number)
             if document is None or terms != {
-                _text(term): (frequency, document.length)
-                for term, frequency in document.terms.items()
+                term: (frequency, document.length) for term, frequency in document.terms.items()
             }:
                 self.problems.append(f"recall segment postings of document {number} are wrong")
         for number in live:
@@ -139,18 +134,19 @@ class _Check:
         return held, gone
 
     def _postings(self, segment: Segment, held: dict[int, dict[str, tuple[int, int]]]) -> None:
-        prefix = segment.prefix
         in_segment: set[int] = set()
-        for key, value in _scan(self.txn, prefix):
-            term = key[len(prefix) :].decode()
-            postings = records.decode_postings(value)
-            numbers = postings[0::2]
+        postings, _ = records.all_postings(self.txn, segment.prefix)
+        for term, value in postings.items():
+            flat = records.decode_postings(value)
+            numbers = flat[0::2]
             if list(numbers) != sorted(set(numbers)):
-                self.problems.append(f"recall postings {key!r} are not in order")
-            for number, packed in zip(numbers, postings[1::2], strict=True):
+                self.problems.append(f"recall postings of {term!r} are not in order")
+            for number, packed in zip(numbers, flat[1::2], strict=True):
                 if not segment.first <= number < segment.head.end:
-                    self.problems.append(f"recall postings {key!r} hold another segment's")
-                elif not segment.holds_gone(number):
+                    self.problems.append(f"recall postings of {term!r} hold another segment's")
+                elif segment.holds_gone(number):
+                    self.dead[layout.dead_count_key(term)] += 1
+                else:
                     held[number][term] = (packed >> 32, packed & LOW_32)
                     in_segment.add(number)
         if len(in_segment) != segment.head.documents:
@@ -165,16 +161,12 @@ class _Check:
         in_segments: dict[int, dict[str, tuple[int, int]]],
         gone: dict[int, list[str]],
     ) -> None:
-        wanted: dict[bytes, int] = collections.Counter()
-        for terms in in_segments.values():
-            for term in terms:
-                wanted[layout.term_count_key(term)] += 1
         stored = {
-            key: layout.decode_count(value) for key, value in _scan(self.txn, layout.TERM_COUNTS)
+            key: layout.decode_count(value) for key, value in _scan(self.txn, layout.DEAD_POSTINGS)
         }
-        if stored != wanted:
-            wrong = sorted(set(stored.items()) ^ set(wanted.items()))[:3]
-            self.problems.append(f"recall's term counts are wrong ({wrong!r:.200})")
+        if stored != self.dead:
+            wrong = sorted(set(stored.items()) ^ set(self.dead.items()))[:3]
+            self.problems.append(f"recall's counts of dead postings are wrong ({wrong!r:.200})")
         lengths = [document.length for document in live.values()]
         expected_counts = {
             layout.RECALL_ENTRIES: len(lengths),

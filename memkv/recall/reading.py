@@ -21,7 +21,7 @@ from memkv import layout
 from memkv.backends.base import ReadTxn, Table
 from memkv.keys import key_after, prefix_end
 from memkv.recall import records
-from memkv.recall.records import LOW_32, Document, Segment
+from memkv.recall.records import LOW_32, Document
 from memkv.recall.writing import Count
 
 K1: Final = 1.2
@@ -57,15 +57,22 @@ class _Index:
             for key, value in txn.scan(_INDEX, layout.GONE, prefix_end(layout.GONE))
         }
 
-    def documents_holding(self, term: str) -> int:
-        """The term's document frequency (df)."""
-        held = self.count(layout.term_count_key(term))
+    def postings(self, term: str) -> list[array[int] | None]:
+        """The term's postings in each segment (``None``: none in that one)."""
+        text = term.encode()
+        found: list[array[int] | None] = []
+        for segment in self.segments:
+            value = records.read_postings(self.txn, segment.prefix, text)
+            found.append(None if value is None else records.decode_postings(value))
+        return found
+
+    def documents_holding(self, term: str, postings: list[array[int] | None]) -> int:
+        """The term's document frequency (df), given its postings in the segments."""
+        held = sum(len(numbers) for numbers in postings if numbers is not None) // 2
+        held -= self.count(layout.dead_count_key(term))
         held += sum(1 for document in self.pending.values() if term in document.terms)
         held -= sum(1 for terms in self.gone.values() if term in terms)
         return held
-
-    def segment_of(self, number: int) -> Segment:
-        return self.segments[bisect.bisect_right(self.firsts, number) - 1]
 
     def key_of(self, number: int) -> bytes | None:
         """The entry key of a document (``None``: damage, which verify reports)."""
@@ -87,13 +94,16 @@ def search(
     average_length = count(layout.RECALL_TOKENS) / entries
     index = _Index(txn, count)
     weights: list[tuple[str, float]] = []  # (term, idf) in query order, held terms only
-    for term in terms:
-        held = index.documents_holding(term)
+    postings: list[list[array[int] | None]] = []  # of each term in weights, per segment
+    for term in map(layout.term_text, terms):  # as documents and postings hold them
+        in_segments = index.postings(term)
+        held = index.documents_holding(term, in_segments)
         if held > 0:
             weights.append((term, math.log(1 + (entries - held + 0.5) / (held + 0.5))))
+            postings.append(in_segments)
     if not weights:
         return []
-    return _Search(index, weights, average_length, accept).best(limit)
+    return _Search(index, weights, postings, average_length, accept).best(limit)
 
 
 class _Search:
@@ -104,18 +114,20 @@ class _Search:
         self,
         index: _Index,
         weights: list[tuple[str, float]],
+        postings: list[list[array[int] | None]],
         average_length: float,
         accept: Accept | None,
     ) -> None:
         self.index = index
         self.weights = weights
+        self.postings = postings
         self.most = [idf * (K1 + 1) for _, idf in weights]  # the most each term can add
         self.scale = K1 * B / average_length
         self.accept = accept
         self.found: dict[int, list[float]] = {}  # document -> contribution of each term
         self.keys: dict[int, bytes | None] = {}
         self.passes: dict[int, bool] = {}  # the filters' verdicts, as asked
-        self.postings: dict[tuple[int, int], tuple[array[int], array[int]]] = {}
+        self.split: dict[tuple[int, int], tuple[array[int], array[int]]] = {}
 
     def _part(self, index: int, frequency: int, length: int) -> float:
         """The BM25 contribution of term ``index`` (`_scan` inlines the same)."""
@@ -141,18 +153,14 @@ class _Search:
     def _scan(self, index: int) -> None:
         """Every posting of one term. (The hot loop of a search.)"""
         term = self.weights[index][0]
-        term_bytes = layout.term_bytes(term)
         found = self.found
         width = len(self.weights)
         weight = self.most[index]
         scale = self.scale
         gone = self.index.gone
-        get = self.index.txn.get
-        for segment in self.index.segments:
-            value = get(_INDEX, segment.prefix + term_bytes)
-            if value is None:
+        for segment, postings in zip(self.index.segments, self.postings[index], strict=True):
+            if postings is None:
                 continue
-            postings = records.decode_postings(value)
             bitmap, first = segment.head.gone, segment.first
             for number, packed in zip(postings[0::2], postings[1::2], strict=True):
                 if bitmap:
@@ -228,13 +236,13 @@ class _Search:
             frequency = document.terms.get(term)
             return None if frequency is None else (frequency, document.length)
         position = bisect.bisect_right(self.index.firsts, number) - 1
-        postings = self.postings.get((position, index))
-        if postings is None:
-            segment = self.index.segments[position]
-            value = self.index.txn.get(_INDEX, segment.prefix + layout.term_bytes(term))
-            flat = records.decode_postings(value or b"")
-            postings = self.postings[position, index] = (flat[0::2], flat[1::2])
-        numbers, packed = postings
+        split = self.split.get((position, index))
+        if split is None:
+            flat = self.postings[index][position]
+            if flat is None:
+                return None
+            split = self.split[position, index] = (flat[0::2], flat[1::2])
+        numbers, packed = split
         at = bisect.bisect_left(numbers, number)
         if at == len(numbers) or numbers[at] != number:
             return None

@@ -2,20 +2,20 @@
 segments are brought up to date.
 
 A write touches a few keys, whatever the entry's text: the entry's document (the
-next number, so the last page of its table), its place in the index by time, and
-the counts of entries and tokens. The term counts and postings, one per distinct
-term on pages all over the index, are not written then: once `Tuning.flush_at`
-documents or removals are pending, the write that reaches it turns the pending
-documents into a new segment (its postings written one after the other), marks the
-removed documents gone in their segments and corrects the term counts, all in its
-transaction. Segments of one size class are merged `Tuning.fanout` at a time, so a
-posting is rewritten a few times in all and a search reads a few segments; a segment
-with more documents gone than held is rewritten alone.
-"""
+next number, so the last page of its table), its place in the index by time, and a
+few counts. No posting is written then: a posting per distinct term would land on a
+page of its own. Once `Tuning.flush_at` documents or removals are pending, the
+transaction that reaches it, at its end, turns the pending documents into a new
+segment (its postings written together, in blocks), marks the removed documents gone
+in their segments and counts their postings as dead. Segments of one size class are
+merged `Tuning.fanout` at a time, so a posting is rewritten a few times in all and a
+search reads a few dozen segments at most; a segment with more documents gone than
+held is rewritten alone, without them."""
 
 from __future__ import annotations
 
 import bisect
+import collections
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Final, NamedTuple
@@ -84,7 +84,7 @@ def _add(txn: WriteTxn, count: Count, counts: CountChanges, raw_key: bytes, new:
         txn.put(_INDEX, time_key, b"")
         return
     number = count(layout.NEXT_DOCUMENT)
-    document = Document(key=raw_key, length=length, terms=terms)
+    document = Document(key=raw_key, length=length, terms=kept_terms(terms))
     txn.put(_INDEX, layout.document_key(number), records.encode_document(document))
     txn.put(_INDEX, time_key, layout.encode_number(number))
     _change(counts, layout.NEXT_DOCUMENT, 1)
@@ -116,6 +116,14 @@ def _remove(txn: WriteTxn, count: Count, counts: CountChanges, time_key: bytes) 
     _change(counts, layout.GONE_PENDING, 1)
 
 
+def kept_terms(terms: Terms) -> dict[str, int]:
+    """``terms`` as documents and postings keep them (`layout.term_text`)."""
+    if max(map(len, terms)) <= layout.SHORT_TERM:  # the usual case: as they are
+        return terms
+    text = layout.term_text
+    return {text(term): frequency for term, frequency in terms.items()}
+
+
 def _change(counts: CountChanges, count_key: bytes, delta: int) -> None:
     counts[count_key] = counts.get(count_key, 0) + delta
 
@@ -132,14 +140,14 @@ def rebuild(txn: WriteTxn, entries: Iterable[tuple[bytes, Indexed]]) -> None:
             txn.put(_INDEX, time_key, b"")
             continue
         number = len(documents)
-        document = Document(key=raw_key, length=length, terms=terms)
+        document = Document(key=raw_key, length=length, terms=kept_terms(terms))
         documents.append((number, document))
         txn.put(_INDEX, layout.document_key(number), records.encode_document(document))
         txn.put(_INDEX, time_key, layout.encode_number(number))
         _change(counts, layout.RECALL_ENTRIES, 1)
         _change(counts, layout.RECALL_TOKENS, length)
     if documents:
-        _write_segment(txn, counts, 0, len(documents), documents)
+        _write_segment(txn, 0, len(documents), documents)
     _change(counts, layout.NEXT_DOCUMENT, len(documents))
     _change(counts, layout.FIRST_PENDING, len(documents))
     write_counts(txn, counts)
@@ -147,29 +155,20 @@ def rebuild(txn: WriteTxn, entries: Iterable[tuple[bytes, Indexed]]) -> None:
 
 def _write_segment(
     txn: WriteTxn,
-    counts: CountChanges,
     first: int,
     end: int,
     documents: list[tuple[int, Document]],
 ) -> Segment:
     """Write the segment of ``documents`` (numbered from ``first`` to ``end``, in
-    order) and count their terms."""
-    postings: dict[str, list[int]] = {}
+    order)."""
+    postings: collections.defaultdict[str, bytearray] = collections.defaultdict(bytearray)
+    pack = records.POSTING.pack
     for number, document in documents:
         length = document.length
         for term, frequency in document.terms.items():
-            held = postings.get(term)
-            if held is None:
-                postings[term] = [number, frequency << 32 | length]
-            else:
-                held += (number, frequency << 32 | length)
+            postings[term] += pack(number, frequency << 32 | length)
     prefix = layout.postings_prefix(first)
-    term_bytes = layout.term_bytes
-    term_count_key = layout.term_count_key
-    for term, flat in postings.items():
-        txn.put(_INDEX, prefix + term_bytes(term), records.encode_postings(flat))
-        count_key = term_count_key(term)
-        counts[count_key] = counts.get(count_key, 0) + len(flat) // 2
+    records.put_postings(txn, prefix, postings)
     head = SegmentHead(end=end, documents=len(documents))
     txn.put(_INDEX, layout.segment_key(first), records.encode_head(head))
     return Segment(first, head, prefix)
@@ -197,14 +196,14 @@ class _Segments:
                 (layout.decode_number(key[skip:]), records.decode_document(value))
                 for key, value in pending
             ]
-            self.segments.append(_write_segment(self.txn, self.counts, first, end, documents))
+            self.segments.append(_write_segment(self.txn, first, end, documents))
         _change(self.counts, layout.FIRST_PENDING, end - first)
         self._merge()
 
     def _mark_gone(self, gone: list[tuple[bytes, bytes]]) -> None:
         """Mark the documents removed since the last time gone in their segments,
-        uncount their terms, and rewrite each segment left with more documents gone
-        than held."""
+        count their postings as dead, and rewrite each segment left with more
+        documents gone than held."""
         firsts = [segment.first for segment in self.segments]
         bitmaps: dict[int, bytearray] = {}  # segment position -> its new bitmap
         lost: dict[int, int] = {}
@@ -225,7 +224,7 @@ class _Segments:
             bitmap[offset >> 3] |= 1 << (offset & 7)
             lost[position] = lost.get(position, 0) + 1
             for term in records.decode_terms(value):
-                _change(self.counts, layout.term_count_key(term), -1)
+                _change(self.counts, layout.dead_count_key(term), 1)
         _change(self.counts, layout.GONE_PENDING, -len(gone))
         rewrite = []
         for position, bitmap in bitmaps.items():
@@ -267,23 +266,25 @@ class _Segments:
         """Rewrite consecutive segments as one without their gone documents
         (``None``: nothing is left of them)."""
         txn = self.txn
-        joined: dict[bytes, list[bytes]] = {}
+        joined: dict[str, list[bytes]] = {}
         for segment in run:
-            skip = len(segment.prefix)
-            postings = txn.scan(_INDEX, segment.prefix, prefix_end(segment.prefix))
-            for key, value in postings:
+            postings, keys = records.all_postings(txn, segment.prefix)
+            for key in keys:
                 txn.delete(_INDEX, key)
-                kept = _without_gone(value, segment) if segment.head.gone else value
-                if kept:
-                    joined.setdefault(key[skip:], []).append(kept)
             txn.delete(_INDEX, layout.segment_key(segment.first))
+            for term, value in postings.items():
+                kept = _without_gone(value, segment) if segment.head.gone else value
+                dead = (len(value) - len(kept)) // records.POSTING_BYTES
+                if dead:
+                    _change(self.counts, layout.dead_count_key(term), -dead)
+                if kept:
+                    joined.setdefault(term, []).append(kept)
         held = sum(segment.head.documents for segment in run)
         if not held:
             return None
         first = run[0].first
         prefix = layout.postings_prefix(first)
-        for term, parts in joined.items():
-            txn.put(_INDEX, prefix + term, b"".join(parts))
+        records.put_postings(txn, prefix, {term: b"".join(parts) for term, parts in joined.items()})
         head = SegmentHead(end=run[-1].head.end, documents=held)
         txn.put(_INDEX, layout.segment_key(first), records.encode_head(head))
         return Segment(first, head, prefix)

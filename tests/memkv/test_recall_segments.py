@@ -9,7 +9,7 @@ the BM25 model; these tests look at the index itself.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -38,9 +38,7 @@ def small_segments() -> Iterator[writing.Tuning]:
 
 
 def index_keys(memory: memkv.Memory, prefix: bytes = layout.RECALL_REGION) -> dict[bytes, bytes]:
-    return dict(
-        memory.backend.read(lambda txn: txn.scan(Table.INDEX, prefix, prefix_end(prefix)))
-    )
+    return dict(memory.backend.read(lambda txn: txn.scan(Table.INDEX, prefix, prefix_end(prefix))))
 
 
 def segments(memory: memkv.Memory) -> list[records.Segment]:
@@ -128,12 +126,29 @@ def test_a_segment_mostly_gone_is_rewritten(
     assert memory.verify() == []
 
 
+def lose(prefix: bytes) -> Callable[[WriteTxn], None]:
+    """Damage: the first index key under ``prefix`` is lost."""
+
+    def damage(txn: WriteTxn) -> None:
+        key = txn.scan(Table.INDEX, prefix, prefix_end(prefix), limit=1, keys_only=True)[0][0]
+        txn.delete(Table.INDEX, key)
+
+    return damage
+
+
+def count_a_dead_posting_too_many(txn: WriteTxn) -> None:
+    key = layout.dead_count_key("w1")
+    txn.put(
+        Table.INDEX, key, layout.encode_count(layout.decode_count(txn.get(Table.INDEX, key)) + 1)
+    )
+
+
 DAMAGE: Final = {
-    "a posting lost": lambda keys: next(k for k in keys if k.startswith(layout.POSTINGS)),
-    "a document lost": lambda keys: next(k for k in keys if k.startswith(layout.DOCUMENTS)),
-    "a term count lost": lambda keys: next(k for k in keys if k.startswith(layout.TERM_COUNTS)),
-    "a place by time lost": lambda keys: next(k for k in keys if k.startswith(layout.BY_TIME)),
-    "a segment lost": lambda keys: next(k for k in keys if k.startswith(layout.SEGMENTS)),
+    "a posting lost": lose(layout.POSTINGS),
+    "a document lost": lose(layout.DOCUMENTS),
+    "a place by time lost": lose(layout.BY_TIME),
+    "a segment lost": lose(layout.SEGMENTS),
+    "a dead posting counted": count_a_dead_posting_too_many,
 }
 
 
@@ -147,10 +162,10 @@ def test_verify_finds_damage_and_repair_rebuilds(
             memory.store(f"m{i:02d}", text(rng, 6))
         memory.forget("m07")
         model = model_of(memory)
-        victim = DAMAGE[damage](index_keys(memory))
-        memory.backend.write(lambda txn: txn.delete(Table.INDEX, victim))
+        memory.backend.write(DAMAGE[damage])
         problems = memory.verify()
-        assert problems and all("recall" in problem for problem in problems), problems
+        assert problems
+        assert all("recall" in problem for problem in problems), problems
         done = memory.repair()
         assert any("rebuilt the recall index" in line for line in done), done
         assert memory.verify() == []
