@@ -37,8 +37,9 @@ class MemoryEntry(msgspec.Struct, Generic[ContentT], frozen=True, kw_only=True, 
     """One stored memory.
 
     ``id`` is assigned when the key is first stored and kept by later upserts;
-    ``timestamp`` is the time of the last write (UTC); ``score`` is for search
-    results and ``None`` for entries read by key or listed.
+    ``timestamp`` is the time of the last write (UTC); ``expires_at`` the moment from
+    which the entry is gone (``None``: never; see ``store(..., ttl=)``); ``score`` is
+    for search results and ``None`` for entries read by key or listed.
     """
 
     id: str
@@ -48,6 +49,7 @@ class MemoryEntry(msgspec.Struct, Generic[ContentT], frozen=True, kw_only=True, 
     timestamp: datetime
     session_id: str | None = None
     score: float | None = None
+    expires_at: datetime | None = None
 
 
 class EntryHeader(msgspec.Struct, frozen=True):
@@ -59,6 +61,7 @@ class EntryHeader(msgspec.Struct, frozen=True):
     category: str
     timestamp: datetime
     session_id: str | None = None
+    expires_at: datetime | None = None
 
 
 _encoder: Final = msgspec.msgpack.Encoder()
