@@ -38,10 +38,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from memkv.backends.base import Backend, Outcome
 from memkv.entry import CORE, MemoryEntry
+from memkv.expiry import Ttl, check_ttl
 from memkv.memory import Memory, Problems, Reader, Transaction
 from memkv.opening import OpenOptions
 from memkv.opening import open as open_memory
-from memkv.runs import PreparedStore
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -237,26 +237,53 @@ class AsyncMemory:
     # -- writes ----------------------------------------------------------------------
 
     async def store(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: Ttl | None = None,
     ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace); see `Memory.store`."""
-        return await self.transact(PreparedStore(key, content, category, session_id))
+        return await self.transact(self._memory._prepare(key, content, category, session_id, ttl))
 
     async def insert(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: Ttl | None = None,
     ) -> MemoryEntry[Any]:
-        """Store ``content`` at ``key`` only if absent; see `Memory.insert`.
+        """Store ``content`` at ``key`` only if absent (or expired); see `Memory.insert`.
 
         Raises:
             Conflict: the key is present; the stored entry is left untouched.
         """
-        return await self.transact(
-            PreparedStore(key, content, category, session_id, only_if_absent=True)
+        prepared = self._memory._prepare(
+            key, content, category, session_id, ttl, only_if_absent=True
         )
+        return await self.transact(prepared)
 
     async def forget(self, key: str) -> bool:
         """Remove ``key``; ``True`` if it was there. See `Memory.forget`."""
         return await self.transact(lambda tx: tx.forget(key))
+
+    async def touch(self, key: str, ttl: Ttl | None) -> MemoryEntry[Any]:
+        """Make the entry at ``key`` expire ``ttl`` from now; see `Memory.touch`.
+
+        Raises:
+            NotFound: the key is absent or has expired.
+        """
+        check_ttl(ttl)
+        return await self.transact(lambda tx: tx.touch(key, ttl))
+
+    async def sweep(self, limit: int | None = None) -> int:
+        """Remove expired entries; see `Memory.sweep` (its transactions run from a
+        worker thread)."""
+        return await asyncio.to_thread(self._memory.sweep, limit)
 
     # -- reads (see `_read_operation`) ------------------------------------------------
 

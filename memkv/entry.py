@@ -12,13 +12,13 @@ from __future__ import annotations
 import enum
 import functools
 import random
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Generic, TypeVar
 
 import msgspec
 
 from memkv import forking
+from memkv.clock import SYSTEM_CLOCK
 from memkv.errors import CorruptRecord, InvalidArgument, InvalidContent, TypeMismatch
 from memkv.keys import quote_key
 
@@ -95,21 +95,16 @@ _id_bits: Final = _IdBits()
 
 def new_entry_id(id_prefix: str | None = None) -> str:
     """A time-ordered unique id in 32 hex digits: 48 bits of Unix milliseconds (or
-    ``id_prefix``, from `clock`), then 80 random bits (see `_IdBits`)."""
+    ``id_prefix``, from `memkv.clock.Clock.reading`), then 80 random bits (see
+    `_IdBits`)."""
     if id_prefix is None:
-        id_prefix = clock()[1]
+        id_prefix = SYSTEM_CLOCK.reading()[1]
     return id_prefix + format(_id_bits.getrandbits(80), "020x")
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def clock() -> tuple[datetime, str]:
-    """One reading of the clock: the entry timestamp, and the id prefix (12 hex digits
-    of Unix milliseconds) for the same instant."""
-    nanos = time.time_ns()
-    return datetime.fromtimestamp(nanos / 1e9, UTC), format(nanos // 1_000_000, "012x")
+    """The system clock's current time, in UTC."""
+    return SYSTEM_CLOCK.now()
 
 
 def encode_entry(entry: MemoryEntry[Any]) -> bytes:

@@ -20,6 +20,9 @@ Within a space (each key below behind the space's prefix):
   category))``, ``pack(("n", "s", session))`` and ``pack(("n", "cs", category,
   session))`` -> an 8-byte big-endian count; a count that reaches zero is deleted, so
   the count keys also list the categories and sessions in use.
+* ``Table.INDEX``, by expiry: ``pack(("e",))`` + 8 bytes + key -> empty, for each entry
+  that expires (the bytes are its expiry time in microseconds since 1970, offset to be
+  unsigned, so the soonest sorts first): what has expired is a range scan.
 
 Recall's index (`memkv.recall`), in the user's space only, every key under
 `RECALL_REGION` (``pack(("r",))``). Each indexed version of an entry is a *document*
@@ -65,6 +68,7 @@ _CATEGORY: Final = "c"
 _SESSION: Final = "s"
 _CATEGORY_SESSION: Final = "cs"
 _COUNT: Final = "n"
+_EXPIRY: Final = "e"
 _RECALL: Final = "r"
 
 Space = bytes  # a key space: the prefix of each of its keys
@@ -156,6 +160,34 @@ def counted_name(space: Space, count_key_bytes: bytes) -> str:
     name = unpack(count_key_bytes[len(space) :].decode())[-1]
     assert isinstance(name, str)
     return name
+
+
+@functools.lru_cache(maxsize=4)
+def expiry_prefix(space: Space) -> bytes:
+    """The prefix of the index by expiry time of ``space``."""
+    return _key(space, _EXPIRY)
+
+
+def expiry_key(space: Space, expires_at: datetime, raw_key: bytes) -> bytes:
+    """The key of an entry in the index by expiry time (soonest first, then by key)."""
+    return expiry_prefix(space) + _micros(expires_at).to_bytes(8, "big") + raw_key
+
+
+def expired_before(space: Space, moment: datetime) -> bytes:
+    """The first key of the index by expiry past every entry expired at ``moment``
+    (one whose expiry time is ``moment`` or earlier)."""
+    return expiry_prefix(space) + (_micros(moment) + 1).to_bytes(8, "big")
+
+
+def expiry_key_skip(space: Space) -> int:
+    """The bytes before the entry's key in an expiry index key of ``space``."""
+    return len(expiry_prefix(space)) + 8
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since 1970, offset to be unsigned (so they sort as bytes)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds + _TIME_OFFSET
 
 
 def encode_count(count: int) -> bytes:
@@ -257,9 +289,7 @@ def postings_prefix(first: int) -> bytes:
 
 def time_key(timestamp: datetime, raw_key: bytes) -> bytes:
     """The key of an entry in the index by time (newest first, then by key)."""
-    delta = timestamp - _EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return BY_TIME + (_TIME_TOP - (micros + _TIME_OFFSET)).to_bytes(8, "big") + raw_key
+    return BY_TIME + (_TIME_TOP - _micros(timestamp)).to_bytes(8, "big") + raw_key
 
 
 TIME_KEY_SKIP: Final = len(BY_TIME) + 8  # bytes before the entry's key

@@ -7,17 +7,22 @@ wait at once (`memkv.group_commit`). A backend only stores ordered bytes.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from types import FunctionType
 from typing import Any, Final, NoReturn, TypeVar
 
 from memkv import layout, recall
 from memkv.backends.base import Backend, Outcome, ReadTxn, Table, WriteTxn
 from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
+from memkv.clock import SYSTEM_CLOCK, Clock
 from memkv.entry import CORE, MemoryEntry
 from memkv.errors import InvalidArgument, StoreClosed, TransactionClosed
+from memkv.expiry import Ttl, check_ttl
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
+from memkv.query import check_limit
 from memkv.runs import (
     DEFERRED_BODY,
     PLAIN_RESULT_TYPES,
@@ -34,6 +39,9 @@ from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
 
 R = TypeVar("R")
 Problems = list[str]  # `list` names a method inside Memory
+
+SWEEP_BATCH: Final = 32  # expired entries one transaction of `Memory.sweep` removes at most
+SWEEP_BUDGET: Final = 0.005  # seconds of work after which it commits what it removed
 
 __all__ = ["Entries", "InternalSpace", "KeyList", "Memory", "Problems", "Reader", "Transaction"]
 
@@ -56,22 +64,31 @@ class Memory(ReadOperations):
     _space = layout.USER_SPACE
 
     def __init__(
-        self, backend: Backend, *, cache_size: int = 4096, recall: bool | None = None
+        self,
+        backend: Backend,
+        *,
+        cache_size: int = 4096,
+        recall: bool | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """A `Memory` over an open ``backend`` (`memkv.open` makes both); ``recall``:
-        see `memkv.Options.recall`. Closes ``backend`` if it raises.
+        see `memkv.Options.recall`; ``clock``: what it reads the time from
+        (`memkv.clock`). Closes ``backend`` if it raises.
 
         Raises:
             InvalidArgument: ``recall`` differs from the store's choice.
         """
         self._backend = backend
+        self._clock = clock
         read_record = backend.point_reader(Table.ENTRIES)
         self._cache = (
-            ReadCache(cache_size, read_record, backend.commit_id_reader())
+            ReadCache(cache_size, read_record, backend.commit_id_reader(), clock.now)
             if cache_size > 0
             else None
         )
-        self._reads: EntryReads = Uncached(read_record) if self._cache is None else self._cache
+        self._reads: EntryReads = (
+            Uncached(read_record, clock.now) if self._cache is None else self._cache
+        )
         if type(self).get is Memory.get:  # a subclass's own `get` stays its own
             # The hottest call of the library goes straight to the cache's method,
             # bound here on the instance (a call through `Memory.get` below costs
@@ -198,9 +215,9 @@ class Memory(ReadOperations):
         cache what those that succeeded wrote, in commit order. Returns their
         outcomes and the commit to flush (``None``: nothing was written)."""
         if len(fns) == 1:
-            outcomes, txn_id = self._backend.write_group([run_alone(fns[0])])
+            outcomes, txn_id = self._backend.write_group([run_alone(fns[0], self._clock)])
         else:
-            outcomes, txn_id = GroupRun(fns).commit(self._backend.write_group)
+            outcomes, txn_id = GroupRun(fns, self._clock).commit(self._backend.write_group)
         results: list[Outcome] = []
         written: dict[str, CachedValue] = {}
         for ok, value in outcomes:
@@ -235,9 +252,10 @@ class Memory(ReadOperations):
             check_runs_now(fn, "a snapshot function")
 
         space = self._space
+        now = self._clock.now()
 
         def run(txn: ReadTxn) -> R:
-            view = _SnapshotView(txn, space)
+            view = _SnapshotView(txn, space, now)
             try:
                 result = fn(view)
             finally:
@@ -251,25 +269,96 @@ class Memory(ReadOperations):
     # -- writes ----------------------------------------------------------------------
 
     def store(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: Ttl | None = None,
     ) -> MemoryEntry[Any]:
-        """Store ``content`` at ``key`` (insert or replace); see `Transaction.store`.
+        """Store ``content`` at ``key`` (insert or replace), expiring ``ttl`` after
+        (seconds or a `timedelta`; ``None``: never); see `Transaction.store`.
         Returns once the write is as durable as the store's ``durability`` promises."""
-        return self.transact(PreparedStore(key, content, category, session_id))
+        return self.transact(self._prepare(key, content, category, session_id, ttl))
 
     def insert(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: Ttl | None = None,
     ) -> MemoryEntry[Any]:
-        """Store ``content`` at ``key`` only if absent; see `Transaction.insert`.
+        """Store ``content`` at ``key`` only if absent (or expired); see
+        `Transaction.insert`.
 
         Raises:
             Conflict: the key is present; the stored entry is left untouched.
         """
-        return self.transact(PreparedStore(key, content, category, session_id, only_if_absent=True))
+        return self.transact(
+            self._prepare(key, content, category, session_id, ttl, only_if_absent=True)
+        )
+
+    def _prepare(
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        ttl: Ttl | None = None,
+        *,
+        only_if_absent: bool = False,
+    ) -> PreparedStore:
+        """A `store` (or, with ``only_if_absent``, `insert`) as a transaction function,
+        checked, stamped by this store's clock and encoded now (`memkv.runs.PreparedStore`).
+
+        Raises:
+            InvalidKey, InvalidArgument, InvalidContent.
+        """
+        return PreparedStore(
+            key,
+            content,
+            category,
+            session_id,
+            only_if_absent=only_if_absent,
+            ttl=ttl,
+            clock=self._clock,
+        )
 
     def forget(self, key: str) -> bool:
         """Remove ``key``; ``True`` if it was there. See `Transaction.forget`."""
         return self.transact(lambda tx: tx.forget(key))
+
+    def touch(self, key: str, ttl: Ttl | None) -> MemoryEntry[Any]:
+        """Make the entry at ``key`` expire ``ttl`` from now (``None``: never); see
+        `Transaction.touch`.
+
+        Raises:
+            NotFound: the key is absent or has expired.
+        """
+        check_ttl(ttl)  # before the transaction: bad input never waits for the writer
+        return self.transact(lambda tx: tx.touch(key, ttl))
+
+    def sweep(self, limit: int | None = None) -> int:
+        """Remove the expired entries of this key space (at most ``limit``), soonest
+        expired first, in short transactions (`SWEEP_BUDGET` each) so that other
+        writers wait little; return how many were removed. Its cost is what it
+        removes: on a store with nothing expired, one range scan.
+
+        Raises:
+            InvalidArgument (``limit``), StoreClosed, ReadOnlyStore, BackendError.
+        """
+        check_limit(limit)
+        removed = 0
+        while limit is None or removed < limit:
+            batch = SWEEP_BATCH if limit is None else min(SWEEP_BATCH, limit - removed)
+            swept = self.transact(functools.partial(_sweep, batch))
+            removed += swept
+            if not swept:
+                break
+        return removed
 
     # -- reads -------------------------------------------------------------------------
 
@@ -338,7 +427,10 @@ class Memory(ReadOperations):
         """``fn`` on a `Reader` of a snapshot of its own."""
         self._check_open()
         space = self._space
-        return self._backend.read(lambda txn: fn(Reader(txn, space)), several_reads=several_reads)
+        now = self._clock.now()
+        return self._backend.read(
+            lambda txn: fn(Reader(txn, space, now)), several_reads=several_reads
+        )
 
 
 class InternalSpace(Memory):
@@ -354,9 +446,12 @@ class InternalSpace(Memory):
     def __init__(self, owner: Memory) -> None:
         self._owner = owner
         self._backend = owner.backend
+        self._clock = owner._clock
         self._cache = None
         read_record = owner.backend.point_reader(Table.ENTRIES)
-        self._reads = Uncached(lambda raw_key: read_record(layout.INTERNAL_SPACE + raw_key))
+        self._reads = Uncached(
+            lambda raw_key: read_record(layout.INTERNAL_SPACE + raw_key), self._clock.now
+        )
         self.get = self._reads.get  # type: ignore[method-assign]
         self._committer = owner._committer
         self._internal = self
@@ -386,6 +481,11 @@ class InternalSpace(Memory):
         return self._owner.submit(_in_internal_space(fn), on_done)
 
 
+def _sweep(limit: int, tx: Transaction) -> int:
+    """One transaction of `Memory.sweep`."""
+    return tx._sweep(limit, SWEEP_BUDGET)
+
+
 def _in_internal_space(fn: Callable[[Transaction], R]) -> Callable[[Transaction], R]:
     """``fn`` run on the internal view of the transaction it is given (refused now
     if it is async, as `Memory.transact` would)."""
@@ -402,8 +502,8 @@ class _SnapshotView(Reader):
 
     __slots__ = ("_other",)
 
-    def __init__(self, txn: ReadTxn, space: layout.Space) -> None:
-        super().__init__(txn, space)
+    def __init__(self, txn: ReadTxn, space: layout.Space, now: datetime) -> None:
+        super().__init__(txn, space, now)
         self._other: _SnapshotView | None = None
 
     @property
@@ -411,7 +511,7 @@ class _SnapshotView(Reader):
         if self._space == layout.INTERNAL_SPACE:
             return self
         if self._other is None:
-            self._other = _SnapshotView(self._txn, layout.INTERNAL_SPACE)
+            self._other = _SnapshotView(self._txn, layout.INTERNAL_SPACE, self._moment())
         return self._other
 
     def _end(self) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple, TypedDict, Unpack
+from typing import Any, Final, NamedTuple, TypedDict, Unpack, cast
 
 from memkv.backends.base import Backend
 from memkv.backends.inmemory import InMemoryBackend
 from memkv.backends.lmdb import LmdbBackend
 from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
+from memkv.clock import Clock, Now
 from memkv.errors import StoreUnavailable
 from memkv.memory import Memory
 from memkv.options import Durability, Options, check_location, resolve
@@ -31,6 +32,7 @@ class OpenOptions(TypedDict, total=False):
     cache_size: int
     readonly: bool
     recall: bool | None
+    clock: Now
     map_size: int
     max_map_size: int
     lock: bool
@@ -113,8 +115,10 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
 
     Options, each kind its own (`memkv.Options` for all; `memkv.LmdbOptions`,
     `memkv.PostgresOptions`): ``durability`` (`Durability`), ``cache_size``,
-    ``readonly`` and ``recall`` (whether the store keeps a recall index: chosen when it
-    is created); for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
+    ``readonly``, ``recall`` (whether the store keeps a recall index: chosen when it
+    is created) and ``clock`` (a function returning the current time as an aware
+    `datetime`, read for timestamps and expiry instead of the system clock: for tests,
+    see `memkv.clock`); for LMDB ``map_size``, ``max_map_size`` and ``lock`` (``False``, with
     ``readonly=True``: read a store whose lock file cannot be written, with no
     coordination with a process writing it meanwhile); for PostgreSQL (the
     ``memkv[postgres]`` extra) ``schema``, ``pool_size``, ``connect_timeout``,
@@ -132,9 +136,14 @@ def open(path: str | os.PathLike[str], **options: Unpack[OpenOptions]) -> Memory
             server refused the credentials) are kinds of it.
     """
     location = check_location(path)
+    given = dict(options)
+    clock = Clock(cast("Now | None", given.pop("clock", None)))
     kind = store_kind(location)
     others = {other.name: other.options for other in KINDS if other is not kind}
-    checked = resolve(kind.options, options, store=kind.name, others=others)
+    checked = resolve(kind.options, given, store=kind.name, others=others)
     return Memory(
-        kind.backend(location, checked), cache_size=checked.cache_size, recall=checked.recall
+        kind.backend(location, checked),
+        cache_size=checked.cache_size,
+        recall=checked.recall,
+        clock=clock,
     )

@@ -76,6 +76,14 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
             empty=limit == 0 or (stop is not None and start >= stop),
         )
 
+    def continued(self, last: bytes) -> Query:
+        """The same query for what comes after ``last``, a key it scanned (in its
+        direction)."""
+        start, stop = (self.start, last) if self.reverse else (key_after(last), self.stop)
+        return msgspec.structs.replace(
+            self, start=start, stop=stop, empty=stop is not None and start >= stop
+        )
+
 
 def check_filters(category: object, session_id: object) -> None:
     """Raises InvalidArgument unless each filter is None or a valid name."""

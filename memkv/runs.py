@@ -12,13 +12,15 @@ from collections.abc import Callable
 from types import CoroutineType, FunctionType, GeneratorType, MethodType
 from typing import Any, Final, NoReturn, TypeVar
 
+from memkv import expiry
 from memkv.backends.base import EngineSignal, Outcome, WriteTxn
 from memkv.cache import CachedValue
+from memkv.clock import SYSTEM_CLOCK, Clock, Reading
 from memkv.counts import CountChanges, write_counts
-from memkv.entry import CORE, MemoryEntry, clock, encode_entry, new_entry_id
+from memkv.entry import CORE, MemoryEntry, encode_entry, new_entry_id
 from memkv.errors import InvalidArgument
 from memkv.keys import encode_key
-from memkv.views import Reading, Transaction, check_names
+from memkv.views import Transaction, check_names
 
 R = TypeVar("R")
 
@@ -131,10 +133,13 @@ class PreparedStore:
         session_id: str | None = None,
         *,
         only_if_absent: bool = False,
+        ttl: expiry.Ttl | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.raw_key = encode_key(key)
         check_names(category, session_id)
-        timestamp, id_prefix = clock()
+        span = expiry.check_ttl(ttl)
+        timestamp, id_prefix = clock.reading()
         self.entry = MemoryEntry(
             id=new_entry_id(id_prefix),
             key=key,
@@ -142,6 +147,7 @@ class PreparedStore:
             category=category,
             timestamp=timestamp,
             session_id=session_id,
+            expires_at=expiry.expires_at(timestamp, span),
         )
         self.record = encode_entry(self.entry)
         self.only_if_absent = only_if_absent
@@ -159,12 +165,15 @@ BackendFunction = Callable[[WriteTxn], Any]
 WriteGroup = Callable[[list[BackendFunction]], tuple[list[Outcome], int]]
 
 
-def run_alone(fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, Written]]:
+def run_alone(
+    fn: Callable[[Transaction], R], clock: Clock = SYSTEM_CLOCK
+) -> Callable[[WriteTxn], tuple[R, Written]]:
     """``fn`` as the one function of a backend write transaction: run on a
-    `Transaction`; returns its result and what the read cache should learn."""
+    `Transaction` (reading ``clock``); returns its result and what the read cache
+    should learn."""
 
     def run(txn: WriteTxn) -> tuple[R, Written]:
-        return _run(fn, Transaction(txn))
+        return _run(fn, Transaction(txn, clock=clock))
 
     return run
 
@@ -224,7 +233,10 @@ class GroupRun:
     instead, so that rolling it back takes them back too.
     """
 
-    def __init__(self, fns: list[Callable[[Transaction], Any]]) -> None:
+    def __init__(
+        self, fns: list[Callable[[Transaction], Any]], clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._clock = clock
         self.functions: list[BackendFunction] = [
             self._start,
             *(self._member(fn) for fn in fns),
@@ -236,14 +248,17 @@ class GroupRun:
 
     def _start(self, txn: WriteTxn) -> None:
         self._txn = txn
-        self._reading = clock()
+        self._reading = self._clock.reading()
         self._counts = {}
 
     def _member(self, fn: Callable[[Transaction], R]) -> Callable[[WriteTxn], tuple[R, Written]]:
         def run(txn: WriteTxn) -> tuple[R, Written]:
             together = txn is self._txn  # no savepoint of its own: counts join the group's
             group_counts = self._counts if together else None
-            return _run(fn, Transaction(txn, reading=self._reading, group_counts=group_counts))
+            tx = Transaction(
+                txn, clock=self._clock, reading=self._reading, group_counts=group_counts
+            )
+            return _run(fn, tx)
 
         return run
 

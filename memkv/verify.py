@@ -43,6 +43,8 @@ class _Expected:
                 self.index[layout.session_prefix(space, session_id) + raw_key] = b""
                 both = layout.category_session_prefix(space, category, session_id)
                 self.index[both + raw_key] = b""
+            if entry.expires_at is not None:
+                self.index[layout.expiry_key(space, entry.expires_at, raw_key)] = b""
             for count_key in layout.count_keys(space, category, session_id):
                 counts[count_key] = counts.get(count_key, 0) + 1
             if self.recalls and space == layout.USER_SPACE:

@@ -11,22 +11,23 @@ what it wrote in the user's space.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
 
-from memkv import layout, recall
+from memkv import expiry, layout, recall
 from memkv.backends.base import ReadTxn, Table, WriteTxn
 from memkv.cache import ABSENT, CachedValue, cached_value
+from memkv.clock import SYSTEM_CLOCK, Clock, Reading
 from memkv.counts import CountChanges, add_counts, change_entry_counts, write_counts
 from memkv.entry import (
     CORE,
     EntryHeader,
     MemoryEntry,
-    clock,
     decode_entries,
     decode_entry,
     decode_header,
@@ -34,7 +35,7 @@ from memkv.entry import (
     entry_decoder,
     new_entry_id,
 )
-from memkv.errors import Conflict, CorruptRecord, InvalidArgument, TransactionClosed
+from memkv.errors import Conflict, CorruptRecord, InvalidArgument, NotFound, TransactionClosed
 from memkv.keys import check_name, encode_key, prefix_end, quote_key
 from memkv.query import Query, check_filters, check_limit
 from memkv.text import entry_terms, query_terms
@@ -45,15 +46,14 @@ Entries = list[MemoryEntry[Any]]
 KeyList = list[str]
 Items = list[tuple[bytes, bytes]]
 
-Reading = tuple[datetime, str]  # a clock reading: entry timestamp and id prefix
-
+Hidden = dict[bytes, EntryHeader | None]  # expired entries still stored (`memkv.expiry`)
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
 _EMPTY: Final = b""
 _USER: Final = layout.USER_SPACE
 _ALL: Final = 1 << 62  # a limit no store reaches
 
-__all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Reading", "Transaction"]
+__all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Transaction"]
 
 
 class ReadOperations(ABC):
@@ -119,11 +119,9 @@ class ReadOperations(ABC):
         query = Query.of(category, session_id, prefix, limit, after, reverse, self._space)
         if type is not None:
             entry_decoder(type)
-        # with a session but no category: a scan of the session index, then the
-        # entries it names (the category index holds the records themselves)
-        return self._read(
-            lambda reader: reader._entries(query, type), several_reads=not query.covering
-        )
+        # several reads: the expired entries (`memkv.expiry`), then the scan; with a
+        # session but no category, the entries the session index names
+        return self._read(lambda reader: reader._entries(query, type), several_reads=True)
 
     def keys(
         self,
@@ -142,7 +140,7 @@ class ReadOperations(ABC):
         """
         self._check_usable()
         query = Query.of(category, session_id, prefix, limit, after, reverse, self._space)
-        return self._read(lambda reader: reader._keys(query))
+        return self._read(lambda reader: reader._keys(query), several_reads=True)
 
     def count(self, category: str | None = None, session_id: str | None = None) -> int:
         """How many entries there are (in a category, a session, or both). O(1).
@@ -152,15 +150,19 @@ class ReadOperations(ABC):
         """
         self._check_usable()
         check_filters(category, session_id)
-        return self._read(lambda reader: reader._count(category, session_id))
+        return self._read(lambda reader: reader._count(category, session_id), several_reads=True)
 
     def categories(self) -> dict[str, int]:
         """The categories in use, with their entry counts, in name order."""
-        return self._read(lambda reader: reader._counted(layout.categories_counted))
+        return self._read(
+            lambda reader: reader._counted(layout.categories_counted, _category), several_reads=True
+        )
 
     def sessions(self) -> dict[str, int]:
         """The session ids in use, with their entry counts, in id order."""
-        return self._read(lambda reader: reader._counted(layout.sessions_counted))
+        return self._read(
+            lambda reader: reader._counted(layout.sessions_counted, _session), several_reads=True
+        )
 
     def recall(
         self,
@@ -202,13 +204,20 @@ class ReadOperations(ABC):
 
 class Reader(ReadOperations):
     """The read operations on one snapshot (or inside a write transaction), in one
-    key space (default: the user's)."""
+    key space (default: the user's), at one moment, ``now``: what has expired by
+    then is absent (`memkv.expiry`)."""
 
-    __slots__ = ("_space", "_txn")
+    __slots__ = ("_expired", "_now", "_space", "_txn")
 
-    def __init__(self, txn: ReadTxn, space: layout.Space = layout.USER_SPACE) -> None:
+    def __init__(
+        self, txn: ReadTxn, space: layout.Space = layout.USER_SPACE, now: datetime | None = None
+    ) -> None:
+        """``now``: the moment the view reads at (default: the system clock's, when
+        first needed)."""
         self._txn = txn
         self._space = space
+        self._now = now
+        self._expired: Hidden | None = None
 
     @property
     def internal(self) -> Reader:
@@ -216,7 +225,7 @@ class Reader(ReadOperations):
         on memkv, which the user's view never shows."""
         if self._space == layout.INTERNAL_SPACE:
             return self
-        return Reader(self._txn, layout.INTERNAL_SPACE)
+        return Reader(self._txn, layout.INTERNAL_SPACE, self._moment())
 
     def _read(self, fn: Callable[[Reader], R], *, several_reads: bool = False) -> R:
         return fn(self)
@@ -224,9 +233,44 @@ class Reader(ReadOperations):
     def _snapshot(self) -> ReadTxn:
         return self._txn
 
+    def _moment(self) -> datetime:
+        """The moment this view reads at."""
+        now = self._now
+        if now is None:
+            now = self._now = SYSTEM_CLOCK.now()
+        return now
+
+    def _hidden(self) -> Hidden:
+        """The expired entries of this view's space still stored (see `Hidden`)."""
+        found = self._expired
+        if found is None:
+            found = self._expired = expiry.expired(self._snapshot(), self._space, self._moment())
+        return found
+
     def _get(self, key: str, raw_key: bytes, type: Any) -> MemoryEntry[Any] | None:  # noqa: A002
         data = self._snapshot().get(_ENTRIES, self._space + raw_key)
-        return None if data is None else decode_entry(key, data, type)
+        if data is None:
+            return None
+        entry = decode_entry(key, data, type)
+        return None if expiry.has_expired(entry.expires_at, self._moment()) else entry
+
+    def _visible(self, query: Query, *, keys_only: bool) -> Items:
+        """`_scan`, less the expired entries; a page they thin out is topped up from
+        further on, so that it is as long as the query's limit allows."""
+        items = self._scan(query, keys_only=keys_only)
+        if not items:
+            return items
+        hidden = self._hidden()
+        if not hidden:
+            return items
+        skip = len(query.index)
+        visible = [item for item in items if item[0][skip:] not in hidden]
+        limit = query.limit
+        while limit is not None and len(visible) < limit and len(items) == limit:
+            query = query.continued(items[-1][0])
+            items = self._scan(query, keys_only=keys_only)
+            visible += [item for item in items if item[0][skip:] not in hidden]
+        return visible if limit is None else visible[:limit]
 
     def _scan(self, query: Query, *, keys_only: bool) -> Items:
         if query.empty:
@@ -241,7 +285,7 @@ class Reader(ReadOperations):
         )
 
     def _entries(self, query: Query, type: Any) -> Entries:  # noqa: A002
-        items = self._scan(query, keys_only=False)
+        items = self._visible(query, keys_only=False)
         skip = len(query.index)
         if query.covering:  # the entries table, or the category index: the records
             return decode_entries(items, skip, type)
@@ -261,11 +305,19 @@ class Reader(ReadOperations):
     def _keys(self, query: Query) -> KeyList:
         skip = len(query.index)
         return [
-            _key_text(storage_key[skip:]) for storage_key, _ in self._scan(query, keys_only=True)
+            _key_text(storage_key[skip:]) for storage_key, _ in self._visible(query, keys_only=True)
         ]
 
     def _count(self, category: str | None, session_id: str | None) -> int:
-        return self._stored_count(layout.count_key(self._space, category, session_id))
+        stored = self._stored_count(layout.count_key(self._space, category, session_id))
+        for header in self._hidden().values():
+            if (
+                header is not None
+                and category in (None, header.category)
+                and session_id in (None, header.session_id)
+            ):
+                stored -= 1
+        return stored
 
     def _stored_count(self, count_key: bytes) -> int:
         """The count at ``count_key``, as this view sees it."""
@@ -282,11 +334,16 @@ class Reader(ReadOperations):
                 "memkv before recall): open it once for writing to build it"
             )
         limit = _ALL if search.limit is None else search.limit
-        accept = self._filter(search)
+        hidden = self._hidden()
+        accept = self._filter(search, hidden)
         entries: Entries = []
         found: list[tuple[float | None, bytes]]
         if search.terms:
-            found = list(recall.search(txn, self._stored_count, search.terms, limit, accept))
+            expired = [(raw_key, header.timestamp) for raw_key, header in hidden.items() if header]
+            left_out = recall.documents_of(txn, expired) if expired else None
+            found = list(
+                recall.search(txn, self._stored_count, search.terms, limit, accept, left_out)
+            )
         else:
             found = [(None, raw_key) for raw_key in recall.most_recent(txn, limit, accept)]
         for score, raw_key in found:
@@ -298,11 +355,13 @@ class Reader(ReadOperations):
             entries.append(entry if score is None else msgspec.structs.replace(entry, score=score))
         return entries
 
-    def _filter(self, search: Search) -> recall.Accept | None:
-        """Whether the entry at a key passes the search's filters (``None``: no
-        filter), by a point read of an index or of the entry."""
+    def _filter(self, search: Search, hidden: Hidden) -> recall.Accept | None:
+        """Whether the entry at a key passes the search's filters and has not expired
+        (``None``: no filter), by a point read of an index or of the entry."""
         txn = self._snapshot()
         tests: list[recall.Accept] = []
+        if hidden:
+            tests.append(lambda raw_key: raw_key not in hidden)
         if search.category is not None and search.session_id is not None:
             both = layout.category_session_prefix(_USER, search.category, search.session_id)
             tests.append(lambda raw_key: txn.get(_INDEX, both + raw_key) is not None)
@@ -329,7 +388,24 @@ class Reader(ReadOperations):
             return tests[0]
         return lambda raw_key: all(test(raw_key) for test in tests)
 
-    def _counted(self, counts_prefix: Callable[[layout.Space], bytes]) -> dict[str, int]:
+    def _counted(
+        self,
+        counts_prefix: Callable[[layout.Space], bytes],
+        name_of: Callable[[EntryHeader], str | None],
+    ) -> dict[str, int]:
+        """The names counted under ``counts_prefix`` with their counts, less the
+        expired entries still stored (``name_of``: an entry's name there)."""
+        counted = self._stored_names(counts_prefix)
+        for header in self._hidden().values():
+            name = None if header is None else name_of(header)
+            if name in counted:
+                counted[name] -= 1
+                if not counted[name]:
+                    del counted[name]
+        return counted
+
+    def _stored_names(self, counts_prefix: Callable[[layout.Space], bytes]) -> dict[str, int]:
+        """The names counted under ``counts_prefix``, with their stored counts."""
         space = self._space
         prefix = counts_prefix(space)
         items = self._snapshot().scan(_INDEX, prefix, prefix_end(prefix))
@@ -349,37 +425,44 @@ class Transaction(Reader):
         "_counts",
         "_group_counts",
         "_internal",
+        "_reading",
         "_recall_on",
         "_recall_updated",
+        "_swept",
         "_write_txn",
         "_written",
+        "_wrote",
     )
 
     def __init__(
         self,
         txn: WriteTxn,
         *,
+        clock: Clock = SYSTEM_CLOCK,
         reading: Reading | None = None,
         group_counts: CountChanges | None = None,
         space: layout.Space = layout.USER_SPACE,
         counts: CountChanges | None = None,
     ) -> None:
-        """``reading``: the clock reading to stamp entries with (default: one taken at
-        the first write); ``group_counts``: the count changes of the transactions
-        before this one in its group, not yet written (see `memkv.runs.GroupRun`),
-        which this one's join when it finishes; ``space`` and ``counts``: for the
-        internal view, its key space and the count changes it shares with the view
-        it belongs to."""
+        """``clock``: the store's; ``reading``: the clock reading to stamp entries with
+        and to decide what has expired (default: one taken when first needed);
+        ``group_counts``: the count changes of the transactions before this one in
+        its group, not yet written (see `memkv.runs.GroupRun`), which this one's join
+        when it finishes; ``space`` and ``counts``: for the internal view, its key
+        space and the count changes it shares with the view it belongs to."""
         super().__init__(txn, space)
         self._write_txn: WriteTxn | None = txn
         # written (or joined to the group's) at the end
         self._counts: CountChanges = {} if counts is None else counts
         self._group_counts = group_counts
         self._written: dict[str, CachedValue] = {}  # for the read cache, after commit
-        self._clock = reading  # one time for all its writes
+        self._clock = clock
+        self._reading = reading  # one time for all its writes
         self._internal: Transaction | None = None
         self._recall_on: bool | None = None  # does the store keep recall? (asked once)
         self._recall_updated = False  # has a write updated the recall index?
+        self._wrote = False  # has this view written anything?
+        self._swept = False  # has it swept expired entries?
 
     @property
     def internal(self) -> Transaction:
@@ -389,11 +472,10 @@ class Transaction(Reader):
             return self
         internal = self._internal
         if internal is None:
-            if self._clock is None:  # one time for the writes of both views
-                self._clock = clock()
             internal = self._internal = Transaction(
                 self._live(),
-                reading=self._clock,
+                clock=self._clock,
+                reading=self._stamp(),  # one time for the writes of both views
                 group_counts=self._group_counts,
                 space=layout.INTERNAL_SPACE,
                 counts=self._counts,
@@ -402,6 +484,20 @@ class Transaction(Reader):
 
     def _snapshot(self) -> ReadTxn:
         return self._live()
+
+    def _stamp(self) -> Reading:
+        """The transaction's clock reading, taken when first needed."""
+        reading = self._reading
+        if reading is None:
+            reading = self._reading = self._clock.reading()
+        return reading
+
+    def _moment(self) -> datetime:
+        return self._stamp()[0]
+
+    def _hidden(self) -> Hidden:
+        """See `Reader._hidden`; read afresh each time, since the transaction writes."""
+        return expiry.expired(self._live(), self._space, self._moment())
 
     def _recalls(self) -> bool:
         """Whether this view's writes are indexed for recall: the user's space of a
@@ -420,25 +516,44 @@ class Transaction(Reader):
         return txn
 
     def store(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: expiry.Ttl | None = None,
     ) -> MemoryEntry[Any]:
         """Store ``content`` at ``key`` (insert or replace). A replaced entry keeps its
         ``id``; its category and session may change. Storing the same content twice
-        leaves one entry. A corrupt record at ``key`` is replaced (see `forget`).
+        leaves one entry. A corrupt record at ``key`` is replaced (see `forget`); an
+        expired one is replaced as if absent (a new ``id``).
+
+        ``ttl`` (seconds, or a `timedelta`): the entry expires that long after this
+        write (`memkv.expiry`); ``None``: never (a replace does not keep the old
+        entry's expiry).
 
         Raises:
-            InvalidKey, InvalidArgument (category, session id), InvalidContent.
+            InvalidKey, InvalidArgument (category, session id, ttl), InvalidContent.
         """
         raw_key = encode_key(key)
         check_names(category, session_id)
+        span = expiry.check_ttl(ttl)
         previous = self._previous(key, raw_key)
-        entry = self._entry(key, content, category, session_id, previous)
+        entry = self._entry(key, content, category, session_id, previous, span)
         return self._write(raw_key, entry, encode_entry(entry), previous)
 
     def insert(
-        self, key: str, content: Any, category: str = CORE, session_id: str | None = None
+        self,
+        key: str,
+        content: Any,
+        category: str = CORE,
+        session_id: str | None = None,
+        *,
+        ttl: expiry.Ttl | None = None,
     ) -> MemoryEntry[Any]:
-        """Store ``content`` at ``key`` only if the key is absent.
+        """Store ``content`` at ``key`` only if the key is absent (or holds an expired
+        entry, which is replaced); ``ttl`` as in `store`.
 
         Raises:
             Conflict: the key is present (even as a corrupt record); the stored entry
@@ -447,17 +562,32 @@ class Transaction(Reader):
         """
         raw_key = encode_key(key)
         check_names(category, session_id)
-        self._check_absent(key, raw_key)
-        entry = self._entry(key, content, category, session_id, None)
-        return self._write(raw_key, entry, encode_entry(entry), None)
+        span = expiry.check_ttl(ttl)
+        previous = self._expired_or_absent(key, raw_key)
+        entry = self._entry(key, content, category, session_id, previous, span)
+        return self._write(raw_key, entry, encode_entry(entry), previous)
 
-    def _check_absent(self, key: str, raw_key: bytes) -> None:
-        if self._live().get(_ENTRIES, self._space + raw_key) is not None:
+    def _expired_or_absent(self, key: str, raw_key: bytes) -> Stored | None:
+        """For a create-only write: the expired entry stored at ``key`` (which the
+        write replaces), or ``None`` if absent.
+
+        Raises:
+            Conflict: an entry that has not expired is there, or a corrupt record.
+        """
+        data = self._live().get(_ENTRIES, self._space + raw_key)
+        if data is None:
+            return None
+        try:
+            header = decode_header(key, data)
+        except CorruptRecord:
+            header = None
+        if header is None or not expiry.has_expired(header.expires_at, self._moment()):
             raise Conflict(f"key {quote_key(key)} is already stored", key=key)
+        return Stored(header, data)
 
     def _previous(self, key: str, raw_key: bytes) -> Stored | None:
-        """The entry at ``key`` as stored, or ``None`` if absent; a corrupt record
-        there is removed with its index entries first (see `forget`)."""
+        """The entry at ``key`` as stored (expired or not), or ``None`` if absent; a
+        corrupt record there is removed with its index entries first (see `forget`)."""
         data = self._live().get(_ENTRIES, self._space + raw_key)
         if data is None:
             return None
@@ -474,19 +604,25 @@ class Transaction(Reader):
         category: str,
         session_id: str | None,
         previous: Stored | None,
+        ttl: timedelta | None,
     ) -> MemoryEntry[Any]:
-        reading = self._clock
-        if reading is None:
-            reading = self._clock = clock()
-        timestamp, id_prefix = reading
+        timestamp, id_prefix = self._stamp()
         return MemoryEntry(
-            id=new_entry_id(id_prefix) if previous is None else previous.header.id,
+            id=self._id_after(previous) or new_entry_id(id_prefix),
             key=key,
             content=content,
             category=category,
             timestamp=timestamp,
             session_id=session_id,
+            expires_at=expiry.expires_at(timestamp, ttl),
         )
+
+    def _id_after(self, previous: Stored | None) -> str | None:
+        """The id a write over ``previous`` keeps: its own, unless it is absent or
+        has expired (``None``: a new one)."""
+        if previous is None or expiry.has_expired(previous.header.expires_at, self._moment()):
+            return None
+        return previous.header.id
 
     def _write_prepared(
         self, entry: MemoryEntry[Any], raw_key: bytes, record: bytes, *, only_if_absent: bool
@@ -494,12 +630,12 @@ class Transaction(Reader):
         """`store` (or `insert`) of an entry checked, stamped and encoded beforehand
         (`memkv.runs.PreparedStore`)."""
         if only_if_absent:
-            self._check_absent(entry.key, raw_key)
-            previous = None
+            previous = self._expired_or_absent(entry.key, raw_key)
         else:
             previous = self._previous(entry.key, raw_key)
-            if previous is not None:  # a replaced entry keeps its id
-                entry = msgspec.structs.replace(entry, id=previous.header.id)
+            kept_id = self._id_after(previous)
+            if kept_id is not None:  # a replaced entry keeps its id
+                entry = msgspec.structs.replace(entry, id=kept_id)
                 record = encode_entry(entry)
         return self._write(raw_key, entry, record, previous)
 
@@ -512,6 +648,8 @@ class Transaction(Reader):
         category, session_id = entry.category, entry.session_id
         txn = self._live()
         txn.put(_ENTRIES, space + raw_key, record)
+        self._wrote = True
+        self._move_expiry(raw_key, None if previous is None else previous.header, entry.expires_at)
         if previous is None:
             moved = True
         else:
@@ -540,7 +678,8 @@ class Transaction(Reader):
         return entry
 
     def forget(self, key: str) -> bool:
-        """Remove the entry at ``key``; ``True`` if it was there, ``False`` if absent.
+        """Remove the entry at ``key``; ``True`` if it was there, ``False`` if absent
+        (an expired entry is removed too, and counts as absent).
 
         A corrupt record at ``key`` is removed too, with the index entries that name
         it (found through the categories and sessions in use), so that a damaged
@@ -550,26 +689,86 @@ class Transaction(Reader):
             InvalidKey.
         """
         raw_key = encode_key(key)
+        header = self._remove(key, raw_key)
+        return header is not None and (
+            header is _CORRUPT or not expiry.has_expired(header.expires_at, self._moment())
+        )
+
+    def _remove(self, key: str, raw_key: bytes) -> EntryHeader | None:
+        """Remove the entry at ``key`` with its index entries; its header (`_CORRUPT`
+        for a corrupt record), or ``None`` if absent."""
         txn = self._live()
         data = txn.get(_ENTRIES, self._space + raw_key)
         if data is None:
-            return False
+            return None
+        self._wrote = True
+        self._written[key] = ABSENT
         try:
             previous = decode_header(key, data)
         except CorruptRecord:
             self._remove_corrupt(key, raw_key)
-        else:
-            txn.delete(_ENTRIES, self._space + raw_key)
-            txn.delete(_INDEX, layout.category_prefix(self._space, previous.category) + raw_key)
-            if previous.session_id is not None:
-                self._unindex_session(raw_key, previous.category, previous.session_id)
-            self._change_count(previous.category, previous.session_id, -1)
-            if self._recalls():
-                recall.update(
-                    txn, self._stored_count, self._counts, raw_key, previous.timestamp, None
-                )
-        self._written[key] = ABSENT
-        return True
+            return _CORRUPT
+        txn.delete(_ENTRIES, self._space + raw_key)
+        txn.delete(_INDEX, layout.category_prefix(self._space, previous.category) + raw_key)
+        if previous.session_id is not None:
+            self._unindex_session(raw_key, previous.category, previous.session_id)
+        self._change_count(previous.category, previous.session_id, -1)
+        self._move_expiry(raw_key, previous, None)
+        if self._recalls():
+            recall.update(txn, self._stored_count, self._counts, raw_key, previous.timestamp, None)
+        return previous
+
+    def touch(self, key: str, ttl: expiry.Ttl | None) -> MemoryEntry[Any]:
+        """Make the entry at ``key`` expire ``ttl`` from now (``None``: never), without
+        changing its content, timestamp or id; return it as it now is.
+
+        Raises:
+            NotFound: the key is absent, or its entry has expired.
+            InvalidKey, InvalidArgument (ttl), CorruptRecord.
+        """
+        raw_key = encode_key(key)
+        span = expiry.check_ttl(ttl)
+        txn = self._live()
+        data = txn.get(_ENTRIES, self._space + raw_key)
+        entry = None if data is None else decode_entry(key, data)
+        now = self._moment()
+        if entry is None or expiry.has_expired(entry.expires_at, now):
+            raise NotFound(f"key {quote_key(key)} is not stored (or has expired): nothing to touch")
+        touched = msgspec.structs.replace(entry, expires_at=expiry.expires_at(now, span))
+        record = encode_entry(touched)
+        txn.put(_ENTRIES, self._space + raw_key, record)
+        txn.put(_INDEX, layout.category_prefix(self._space, entry.category) + raw_key, record)
+        self._move_expiry(raw_key, entry, touched.expires_at)
+        self._wrote = True
+        self._written[key] = cached_value(touched, record)
+        return touched
+
+    def _sweep(self, limit: int, budget: float | None = None) -> int:
+        """Remove up to ``limit`` expired entries of this view's space, soonest
+        expired first, stopping once ``budget`` seconds have gone by; how many were
+        removed."""
+        raw_keys = expiry.expired_keys(self._live(), self._space, self._moment(), limit)
+        self._swept = True  # a transaction that sweeps sweeps no more at its end
+        deadline = None if budget is None else time.perf_counter() + budget
+        for done, raw_key in enumerate(raw_keys):
+            if deadline is not None and time.perf_counter() > deadline:
+                return done
+            self._remove(_key_text(raw_key), raw_key)
+        return len(raw_keys)
+
+    def _move_expiry(
+        self, raw_key: bytes, was: EntryHeader | MemoryEntry[Any] | None, expires: datetime | None
+    ) -> None:
+        """Keep the index by expiry time in step: the entry at ``raw_key`` expired at
+        ``was``'s time (if any), and now at ``expires``."""
+        old = None if was is None else was.expires_at
+        if old == expires:
+            return
+        txn = self._live()
+        if old is not None:
+            txn.delete(_INDEX, layout.expiry_key(self._space, old, raw_key))
+        if expires is not None:
+            txn.put(_INDEX, layout.expiry_key(self._space, expires, raw_key), _EMPTY)
 
     def _move_to_internal(self, category: str, prefix: str, limit: int) -> int:
         """Move up to ``limit`` entries of ``category`` whose keys start with
@@ -597,7 +796,7 @@ class Transaction(Reader):
         txn.delete(_ENTRIES, space + raw_key)
         copies = []
         categories = []
-        for category in self._counted(layout.categories_counted):
+        for category in self._stored_names(layout.categories_counted):
             index_key = layout.category_prefix(space, category) + raw_key
             copy = txn.get(_INDEX, index_key)
             if copy is not None:
@@ -606,7 +805,7 @@ class Transaction(Reader):
                 txn.delete(_INDEX, index_key)
         sessions = [
             session_id
-            for session_id in self._counted(layout.sessions_counted)
+            for session_id in self._stored_names(layout.sessions_counted)
             if txn.delete(_INDEX, layout.session_prefix(space, session_id) + raw_key)
         ]
         for category in categories:
@@ -618,12 +817,16 @@ class Transaction(Reader):
         else:  # the category is unknown: only the store-wide count can be corrected
             all_entries = layout.count_key(space, None, None)
             self._counts[all_entries] = self._counts.get(all_entries, 0) - 1
-        if copies and self._recalls():
+        if copies:
             try:
                 header = decode_header(key, copies[0])
             except CorruptRecord:
                 return
-            recall.update(txn, self._stored_count, self._counts, raw_key, header.timestamp, None)
+            self._move_expiry(raw_key, header, None)
+            if self._recalls():
+                recall.update(
+                    txn, self._stored_count, self._counts, raw_key, header.timestamp, None
+                )
 
     def _stored_count(self, count_key: bytes) -> int:
         """The stored count, and what this transaction (and those before it in its
@@ -647,6 +850,9 @@ class Transaction(Reader):
         (and its internal view); return what the read cache should learn once the
         transaction commits."""
         txn = self._live()
+        for view in (self, self._internal):
+            if view is not None and view._wrote and not view._swept:
+                view._sweep(expiry.SWEPT_PER_WRITE)
         if self._recall_updated:
             recall.settle(txn, self._stored_count, self._counts)
         if self._group_counts is None:
@@ -661,6 +867,18 @@ class Transaction(Reader):
         self._write_txn = None
         if self._internal is not None:
             self._internal._write_txn = None
+
+
+_CORRUPT: Final = EntryHeader(id="", key="", category="", timestamp=datetime.min)
+"""What `Transaction._remove` returns for a corrupt record it removed."""
+
+
+def _category(header: EntryHeader) -> str | None:
+    return header.category
+
+
+def _session(header: EntryHeader) -> str | None:
+    return header.session_id
 
 
 def check_names(category: object, session_id: object) -> None:

@@ -155,6 +155,10 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("key", type=arguments.key, help=key_help)
     forget.set_defaults(command=_forget)
 
+    sweep = commands.add_parser("sweep", help="remove the entries that have expired")
+    sweep.add_argument("path", type=arguments.location, help=_PATH_HELP)
+    sweep.set_defaults(command=_sweep)
+
     verify = commands.add_parser(
         "verify", help="check that every record reads and the indexes agree with the entries"
     )
@@ -384,6 +388,7 @@ def _get(args: argparse.Namespace) -> int:
     print(f"category   {render.escape(entry.category)}")
     print(f"session    {render.escape(entry.session_id or '-')}")
     print(f"timestamp  {entry.timestamp.isoformat()}")
+    print(f"expires    {entry.expires_at.isoformat() if entry.expires_at else 'never'}")
     print(f"content    {render.indented(content, len('content    '))}")
     return Status.OK
 
@@ -463,6 +468,13 @@ def _forget(args: argparse.Namespace) -> int:
     if not found:
         raise memkv.NotFound(f"no entry at key {render_key(args.key)}")
     print(f"forgot {render_key(args.key)}")
+    return Status.OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    with _open(args.path, readonly=False) as mem:
+        removed = mem.sweep() + mem.internal.sweep()
+    print(f"swept {removed} expired {'entry' if removed == 1 else 'entries'}")
     return Status.OK
 
 

@@ -60,9 +60,10 @@ def indented(text: str, indent: int) -> str:
 
 
 def entry_record(entry: memkv.MemoryEntry[Any]) -> dict[str, Any]:
-    """An entry as JSON-ready data: its fields (``session_id`` ``None`` if it has
-    none), with ``key`` the exact key, plus ``key_text`` (the key in the key notation)
-    and ``parts`` (the tuple of a packed key, as a list; ``None`` for other keys)."""
+    """An entry as JSON-ready data: its fields (``session_id`` and ``expires_at``
+    ``None`` if it has none), with ``key`` the exact key, plus ``key_text`` (the key in
+    the key notation) and ``parts`` (the tuple of a packed key, as a list; ``None`` for
+    other keys)."""
     record: dict[str, Any] = msgspec.to_builtins(entry)
     parts = packed_parts(entry.key)
     return {
@@ -72,6 +73,7 @@ def entry_record(entry: memkv.MemoryEntry[Any]) -> dict[str, Any]:
         "parts": None if parts is None else list(parts),
         **record,
         "session_id": entry.session_id,  # present even if None, for a steady schema
+        "expires_at": record.get("expires_at"),
     }
 
 

@@ -15,7 +15,7 @@ documents alike (`reading`). `memkv.layout` says where each record is kept.
 """
 
 from memkv.recall.checking import check
-from memkv.recall.reading import Accept, most_recent, search
+from memkv.recall.reading import Accept, documents_of, most_recent, search
 from memkv.recall.setting import choose, kept, setting
 from memkv.recall.writing import Count, EntryText, Indexed, rebuild, settle, update
 
@@ -26,6 +26,7 @@ __all__ = [
     "Indexed",
     "check",
     "choose",
+    "documents_of",
     "kept",
     "most_recent",
     "rebuild",

@@ -15,6 +15,7 @@ import heapq
 import math
 from array import array
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 
 from memkv import layout
@@ -40,9 +41,10 @@ class _Index:
     documents, the documents gone from segments since they were last brought up to
     date, and the statistics."""
 
-    def __init__(self, txn: ReadTxn, count: Count) -> None:
+    def __init__(self, txn: ReadTxn, count: Count, left_out: dict[int, Document]) -> None:
         self.txn = txn
         self.count = count
+        self.left_out = left_out  # documents of entries that have expired
         self.segments = records.load_segments(txn)
         self.firsts = [segment.first for segment in self.segments]
         first_pending = layout.document_key(count(layout.FIRST_PENDING))
@@ -56,6 +58,9 @@ class _Index:
             layout.decode_number(key[skip:]): records.decode_terms(value)
             for key, value in txn.scan(_INDEX, layout.GONE, prefix_end(layout.GONE))
         }
+        for number, document in left_out.items():  # as if gone
+            if self.pending.pop(number, None) is None:
+                self.gone[number] = list(document.terms)
 
     def postings(self, term: str) -> list[array[int] | None]:
         """The term's postings in each segment (``None``: none in that one)."""
@@ -84,15 +89,24 @@ class _Index:
 
 
 def search(
-    txn: ReadTxn, count: Count, terms: list[str], limit: int, accept: Accept | None
+    txn: ReadTxn,
+    count: Count,
+    terms: list[str],
+    limit: int,
+    accept: Accept | None,
+    left_out: dict[int, Document] | None = None,
 ) -> list[tuple[float, bytes]]:
     """The best ``limit`` entries for the distinct ``terms`` (of those ``accept``
-    passes), as ``(score, key)``, by score descending then key ascending."""
-    entries = count(layout.RECALL_ENTRIES)
+    passes), as ``(score, key)``, by score descending then key ascending.
+    ``left_out``: documents (`documents_of`) to leave out of the statistics too, as
+    if their entries were gone (expired ones)."""
+    left_out = left_out or {}
+    entries = count(layout.RECALL_ENTRIES) - len(left_out)
     if entries <= 0 or limit <= 0:
         return []
-    average_length = count(layout.RECALL_TOKENS) / entries
-    index = _Index(txn, count)
+    tokens = count(layout.RECALL_TOKENS) - sum(doc.length for doc in left_out.values())
+    average_length = tokens / entries
+    index = _Index(txn, count, left_out)
     weights: list[tuple[str, float]] = []  # (term, idf) in query order, held terms only
     postings: list[list[array[int] | None]] = []  # of each term in weights, per segment
     for term in map(layout.term_text, terms):  # as documents and postings hold them
@@ -280,6 +294,20 @@ class _Search:
                 chosen.append((score, key))
         chosen.sort(key=lambda item: (-item[0], item[1]))
         return chosen[:limit]
+
+
+def documents_of(txn: ReadTxn, versions: list[tuple[bytes, datetime]]) -> dict[int, Document]:
+    """The documents of entry versions (key, timestamp), by number (those without a
+    document, having no token, are left out)."""
+    found: dict[int, Document] = {}
+    for raw_key, timestamp in versions:
+        value = txn.get(_INDEX, layout.time_key(timestamp, raw_key))
+        if value:
+            number = layout.decode_number(value)
+            data = txn.get(_INDEX, layout.document_key(number))
+            if data is not None:
+                found[number] = records.decode_document(data)
+    return found
 
 
 def most_recent(txn: ReadTxn, limit: int, accept: Accept | None) -> list[bytes]:
