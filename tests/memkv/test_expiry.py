@@ -17,7 +17,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -229,13 +229,14 @@ def test_touch_of_an_absent_or_expired_key_is_not_found(
 )
 def test_a_bad_ttl_is_refused_and_nothing_is_written(mem: memkv.Memory, ttl: Any) -> None:
     mem.store("kept", "before")
-    for write in (
+    writes: list[Callable[[], object]] = [
         lambda: mem.store("new", "x", ttl=ttl),
         lambda: mem.insert("new", "x", ttl=ttl),
         lambda: mem.store("kept", "after", ttl=ttl),
         lambda: mem.touch("kept", ttl),
         lambda: mem.transact(lambda tx: tx.store("new", "x", ttl=ttl)),
-    ):
+    ]
+    for write in writes:
         with pytest.raises(memkv.InvalidArgument, match="ttl"):
             write()
     assert mem.keys() == ["kept"]
@@ -297,7 +298,7 @@ def test_the_internal_space_expires_and_sweeps_on_its_own(
 
 def test_a_clock_that_is_no_clock_is_refused(tmp_path: Path) -> None:
     with pytest.raises(memkv.InvalidArgument, match="clock"):
-        memkv.open(tmp_path / "s", clock="now")  # type: ignore[typeddict-item]
+        memkv.open(tmp_path / "s", clock="now")  # type: ignore[arg-type]
     naive = memkv.open(memkv.IN_MEMORY, clock=lambda: datetime(2030, 1, 1))
     with pytest.raises(memkv.InvalidArgument, match="timezone-aware"):
         naive.store("k", "v")
