@@ -191,7 +191,7 @@ def test_a_backup_taken_while_16_writers_run_is_a_consistent_snapshot(
 
 @pytest.mark.slow
 def test_many_backups_while_16_writers_run(tmp_path: Path) -> None:
-    backups_under_writers(tmp_path, writers=16, backups=20, compact=True, entries=60_000)
+    backups_under_writers(tmp_path, writers=16, backups=10, compact=True, entries=30_000)
 
 
 def test_a_compacted_backup_leaves_free_pages_out(tmp_path: Path) -> None:
