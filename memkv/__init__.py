@@ -14,6 +14,7 @@ import functools
 from memkv.backends import Backend, InMemoryBackend, LmdbBackend
 from memkv.backends.lmdb.options import LmdbOptions
 from memkv.backends.postgres.options import PostgresOptions
+from memkv.backup import Compaction, compact
 from memkv.entry import CONVERSATION, CORE, DAILY, MemoryEntry
 from memkv.errors import (
     AccessDenied,
@@ -32,9 +33,11 @@ from memkv.errors import (
     ServerUnavailable,
     StorageFull,
     StoreClosed,
+    StoreInUse,
     StoreUnavailable,
     TransactionClosed,
     TypeMismatch,
+    Unsupported,
 )
 from memkv.keys import MAX_KEY_BYTES, MAX_NAME_BYTES
 from memkv.memory import Memory, Reader, Transaction
@@ -70,6 +73,7 @@ __all__ = [
     "AccessDenied",
     "Backend",
     "BackendError",
+    "Compaction",
     "Conflict",
     "CorruptRecord",
     "Durability",
@@ -96,10 +100,13 @@ __all__ = [
     "ServerUnavailable",
     "StorageFull",
     "StoreClosed",
+    "StoreInUse",
     "StoreUnavailable",
     "Transaction",
     "TransactionClosed",
     "TypeMismatch",
+    "Unsupported",
+    "compact",
     "is_postgres_url",
     "open",
 ]

@@ -34,6 +34,7 @@ import contextlib
 import inspect
 import os
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from memkv.backends.base import Backend, Outcome
@@ -302,6 +303,10 @@ class AsyncMemory:
     async def repair(self) -> Problems:
         """See `Memory.repair`; it reads the whole store, so it runs in a thread."""
         return await asyncio.to_thread(self._memory.repair)
+
+    async def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> Path:
+        """See `Memory.backup`; it copies the whole store, so it runs in a thread."""
+        return await asyncio.to_thread(self._memory.backup, dest, compact=compact)
 
 
 async def _until_done(future: asyncio.Future[Any]) -> None:

@@ -105,3 +105,13 @@ class AccessDenied(StoreUnavailable):
 class RetriesExhausted(BackendError):
     """A transaction kept failing on a serialisation failure or a deadlock, and was
     given up after the configured number of runs; nothing of it was committed."""
+
+
+class Unsupported(MemkvError):
+    """The operation does not exist for this kind of store (a file backup of a
+    PostgreSQL or in-memory store, say); the message names the route that does."""
+
+
+class StoreInUse(MemkvError):
+    """An operation that needs the store to itself (``memkv.compact``) found it open
+    in this process or another; nothing was changed."""

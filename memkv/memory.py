@@ -8,9 +8,11 @@ wait at once (`memkv.group_commit`). A backend only stores ordered bytes.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from types import FunctionType
 from typing import Any, Final, NoReturn, TypeVar
 
@@ -391,6 +393,25 @@ class Memory(ReadOperations):
         self._backend.check_writable()
         # Like a write of another process, the read cache sees it by its commit id.
         return self._backend.write(repair_store)
+
+    def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> Path:
+        """Write a consistent copy of the store (both key spaces, as of one snapshot,
+        while writers go on) to the new directory ``dest``, which `memkv.open` opens
+        as a store; return its absolute path. ``compact`` leaves out free pages (the
+        copy is then no larger than the data it holds). It is written to a temporary
+        directory beside ``dest`` and renamed into place: ``dest`` holds a whole store
+        or nothing. LMDB only: see `memkv.backup`.
+
+        Raises:
+            Unsupported: a PostgreSQL or in-memory store (export_jsonl and
+                import_jsonl copy its entries).
+            InvalidArgument: ``dest`` is not a path, exists, or is inside the store's
+                directory; nothing written.
+            NotFound: ``dest``'s parent directory does not exist; nothing written.
+            StoreClosed, StorageFull, BackendError.
+        """
+        self._check_open()
+        return self._backend.backup(dest, compact=compact)
 
     def _settle_recall(self, wanted: bool | None, *, readonly: bool) -> None:
         """Make the store's recall choice (`memkv.Options.recall`) what ``wanted`` asks:

@@ -10,9 +10,13 @@ conformance suite in ``tests/memkv/test_conformance.py``.
 from __future__ import annotations
 
 import enum
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from memkv.errors import Unsupported
 
 T = TypeVar("T")
 Outcome = tuple[bool, Any]  # (True, result) or (False, the exception it raised)
@@ -170,6 +174,21 @@ class Backend(ABC):
         """A callable returning `commit_id`, as cheap as the backend can make it (the
         read cache calls it on every hit). Valid until the backend is closed."""
         return self.commit_id
+
+    def backup(self, destination: str | os.PathLike[str], *, compact: bool = True) -> Path:
+        """Write a consistent copy of the store, as of one snapshot taken while writers
+        go on, to the new directory ``destination``, in the form `memkv.open` opens;
+        return its path. The default refuses: only a store made of files (LMDB) can
+        be copied as files.
+
+        Raises:
+            Unsupported: this kind of store has no file copy; export and import its
+                entries instead.
+        """
+        raise Unsupported(
+            f"the {self.name} store at {self.location} has no file backup: copy its "
+            "entries with export_jsonl and import_jsonl instead"
+        )
 
     @abstractmethod
     def stats(self) -> dict[str, Any]:

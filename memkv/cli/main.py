@@ -13,6 +13,11 @@ demo.
     memkv verify PATH [--repair]  records readable, indexes agree with entries? (exit 4
                                   if not); --repair removes what cannot be read and
                                   rebuilds the indexes and counts
+    memkv backup PATH DEST        a consistent copy of an LMDB store in the new
+                                  directory DEST, taken while agents write it
+                                  (--no-compact: free pages too)
+    memkv compact PATH            rewrite an LMDB store into its compacted copy,
+                                  crash-safe; refused while a process has it open
     memkv demo [--path DIR]       an end-to-end demo on a new LMDB store
     memkv hypothesis PATH         the keys of a hypothesis example database in the
                                   store, with their example counts and sizes
@@ -21,8 +26,8 @@ demo.
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``forget``, ``verify --repair``, ``demo`` and ``bench`` opens the
-store read-only, and
+Every command but ``forget``, ``verify --repair``, ``compact``, ``demo`` and ``bench``
+opens the store read-only, and
 none creates a store at PATH. Keys are shown and taken in the key notation of
 `memkv.keys.render_key`; text output escapes what a terminal would obey
 (`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
@@ -42,7 +47,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import memkv
-from memkv.cli import arguments, bench, render
+from memkv.cli import arguments, backup, bench, render
 from memkv.cli.demo import run_demo
 from memkv.keys import pack, render_key
 from memkv.opening import LMDB, store_kind
@@ -170,6 +175,8 @@ def _parser() -> argparse.ArgumentParser:
         "saying what it did",
     )
     verify.set_defaults(command=_verify)
+
+    backup.add_commands(commands, open_store=_open, path_help=_PATH_HELP)
 
     demo = commands.add_parser("demo", help="run the end-to-end demo on a new LMDB store")
     demo.add_argument(

@@ -10,7 +10,8 @@ that began it.
 Modules: `backend` (the handle, and the registry of shared environments),
 `environment` (one environment: opening, transactions, map growth, fork, close),
 `txn` (the transactions functions receive), `commit_id` (the last commit id, read
-from the lock file), `errors` (py-lmdb's errors as memkv's).
+from the lock file), `copying` (backups, and compaction in place), `errors` (py-lmdb's
+errors as memkv's).
 """
 
 from memkv.backends.lmdb.backend import LmdbBackend

@@ -4,17 +4,26 @@ every handle on a directory uses the same `Environment` (reference counted)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from memkv import forking
 from memkv.backends.base import Backend, Outcome, ReadTxn, T, Table, WriteTxn
+from memkv.backends.lmdb import copying
 from memkv.backends.lmdb.environment import Environment
-from memkv.errors import InvalidArgument, ReadOnlyStore, StoreClosed, StoreUnavailable
+from memkv.backends.lmdb.options import LmdbOptions
+from memkv.errors import (
+    InvalidArgument,
+    ReadOnlyStore,
+    StoreClosed,
+    StoreInUse,
+    StoreUnavailable,
+)
 from memkv.options import Durability, check_location
 
 
@@ -31,6 +40,7 @@ class _SharedEnvironments:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[tuple[int, int], Environment] = {}
+        self._reserved: set[tuple[int, int]] = set()  # directories being compacted
         # Every environment still referenced, for the fork hooks: those open, and
         # those a handle is closing (out of `_open` already, not yet closed).
         self._live: weakref.WeakSet[Environment] = weakref.WeakSet()
@@ -50,9 +60,15 @@ class _SharedEnvironments:
 
         Raises:
             InvalidArgument: it is open already with other options.
+            StoreInUse: it is being compacted (`reserved`).
         """
         identity = _identity(directory)
         with self._lock:
+            if identity in self._reserved:
+                raise StoreInUse(
+                    f"the store at {directory} is being compacted in this process; "
+                    "open it once that is done"
+                )
             environment = self._open.get(identity)
             if environment is None or environment.handles <= 0:
                 environment = Environment(
@@ -76,6 +92,28 @@ class _SharedEnvironments:
                 )
             environment.handles += 1
         return environment
+
+    @contextlib.contextmanager
+    def reserved(self, directory: Path) -> Iterator[tuple[int, int]]:
+        """Keep every handle of this process off ``directory`` while the block runs
+        (`attach` refuses it); yields its identity.
+
+        Raises:
+            StoreInUse: a handle of this process has it open, or it is reserved.
+        """
+        identity = _identity(directory)
+        with self._lock:
+            environment = self._open.get(identity)
+            if identity in self._reserved or (environment is not None and environment.handles):
+                raise StoreInUse(
+                    f"the store at {directory} is open in this process; close it first"
+                )
+            self._reserved.add(identity)
+        try:
+            yield identity
+        finally:
+            with self._lock:
+                self._reserved.discard(identity)
 
     def detach(self, environment: Environment) -> None:
         """One handle fewer uses ``environment``: closed after the last."""
@@ -180,6 +218,10 @@ class LmdbBackend(Backend):
     def point_reader(self, table: Table) -> Callable[[bytes], bytes | None]:
         return self._live().point_reader(table)
 
+    def backup(self, destination: str | os.PathLike[str], *, compact: bool = True) -> Path:
+        """See `Backend.backup` and `memkv.backends.lmdb.copying`."""
+        return copying.backup(self._live(), destination, compact=compact)
+
     def stats(self) -> dict[str, Any]:
         return self._live().stats()
 
@@ -195,6 +237,30 @@ class LmdbBackend(Backend):
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def compact(path: Path) -> tuple[int, int]:
+    """Rewrite the store in the directory ``path`` into its compacted copy, crash-safe
+    (`memkv.backends.lmdb.copying`); the data file's sizes before and after, in bytes.
+
+    Raises:
+        StoreUnavailable: ``path`` is not a directory holding a memkv store.
+        StoreInUse: a process, this one or another, has the store open (nothing
+            changed).
+        StorageFull, BackendError: the copy failed (nothing changed).
+    """
+    directory = _prepare_directory(path, readonly=True)
+    defaults = LmdbOptions()
+    with _environments.reserved(directory) as identity:
+        environment = Environment(
+            directory,
+            identity,
+            map_size=defaults.map_size,
+            max_map_size=defaults.max_map_size,
+            durability=defaults.durability,
+            readonly=True,
+        )
+        return copying.compact(environment)
 
 
 def _prepare_directory(path: Path, *, readonly: bool) -> Path:

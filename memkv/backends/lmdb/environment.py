@@ -11,6 +11,7 @@ parent's pid, and opens its own on first use.
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import lmdb
 
 from memkv.backends.base import Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.commit_id import LockFileCommitId
-from memkv.backends.lmdb.errors import engine_error, open_error
+from memkv.backends.lmdb.errors import engine_error, file_error, open_error
 from memkv.backends.lmdb.txn import LmdbReadTxn, LmdbWriteTxn, RetryWithLargerMap
 from memkv.errors import (
     MemkvError,
@@ -36,10 +37,10 @@ from memkv.options import Durability
 FORMAT_KEY: Final = b"format"
 FORMAT: Final = b"memkv/1"
 
-_DB_NAMES: Final = {Table.ENTRIES: b"entries", Table.INDEX: b"index", Table.META: b"meta"}
+DB_NAMES: Final = {Table.ENTRIES: b"entries", Table.INDEX: b"index", Table.META: b"meta"}
 _ENTRIES: Final = Table.ENTRIES
 # LMDB 0.9 and data format v1: py-lmdb 3 also bundles LMDB 1.0, whose files differ.
-_LIB_VERSION: Final = 0
+LIB_VERSION: Final = 0
 _MIN_MAP_SIZE: Final = 1 << 20  # LMDB needs a few pages for its named databases
 _MAX_READERS: Final = 256  # reader slots: one per concurrent read transaction, all processes
 _FORK_WAIT_SECONDS: Final = 5.0
@@ -156,12 +157,12 @@ class Environment:
                 map_size=self._initial_map_size,
                 subdir=True,
                 readonly=self.readonly,
-                max_dbs=len(_DB_NAMES),
+                max_dbs=len(DB_NAMES),
                 max_readers=_MAX_READERS,
                 mode=0o600,
                 create=not self.readonly,
                 lock=self.lock,
-                lib_version=_LIB_VERSION,
+                lib_version=LIB_VERSION,
                 **flags,
             )
         except lmdb.Error as exc:
@@ -183,18 +184,18 @@ class Environment:
             if self.readonly:
                 # Opened without a transaction: handles opened in a read transaction
                 # would die with it.
-                dbs = {t: env.open_db(name, create=False) for t, name in _DB_NAMES.items()}
+                dbs = {t: env.open_db(name, create=False) for t, name in DB_NAMES.items()}
                 with env.begin() as txn:
                     found = txn.get(FORMAT_KEY, db=dbs[Table.META])
             else:
                 with env.begin(write=True) as txn:
-                    foreign = [key for key, _ in txn.cursor() if key not in _DB_NAMES.values()]
+                    foreign = [key for key, _ in txn.cursor() if key not in DB_NAMES.values()]
                     if foreign:
                         raise StoreUnavailable(
                             f"{self.path} is not a memkv store (it holds other LMDB data, "
                             f"such as key {foreign[0]!r})"
                         )
-                    dbs = {t: env.open_db(name, txn=txn) for t, name in _DB_NAMES.items()}
+                    dbs = {t: env.open_db(name, txn=txn) for t, name in DB_NAMES.items()}
                     found = txn.get(FORMAT_KEY, db=dbs[Table.META])
                     if found is None and txn.stat(dbs[_ENTRIES])["entries"] == 0:
                         txn.put(FORMAT_KEY, FORMAT, db=dbs[Table.META])
@@ -385,6 +386,37 @@ class Environment:
             finally:
                 self._inflight.leave()
             self._flushed_through = max(self._flushed_through, covered)
+
+    def copy_to(self, fd: int, *, compact: bool) -> None:
+        """Write a copy of the store, as of one snapshot, to the empty file open for
+        writing at ``fd`` (LMDB's own copy: ``compact`` leaves out free pages and
+        renumbers the others). Writers go on meanwhile; a close or fork waits for it
+        like a read. Flushing the file is the caller's.
+
+        Raises:
+            StorageFull: the disk is full. BackendError: LMDB failed.
+        """
+        inflight = self._inflight
+        while True:
+            env = inflight.enter(self)
+            try:
+                env.copyfd(fd, compact=compact)
+                return
+            except lmdb.MapResizedError:
+                failure: lmdb.Error | None = None
+            except lmdb.Error as exc:
+                failure = exc
+            finally:
+                inflight.leave()
+            try:  # start again from an empty file
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+            except OSError as exc:
+                raise file_error(f"cannot copy {self.path}", exc) from exc
+            if failure is None:  # another process grew the map
+                self._adopt_map_size()
+            elif not (isinstance(failure, lmdb.ReadersFullError) and self.reap_stale_readers()):
+                raise engine_error(f"cannot copy {self.path}", failure) from failure
 
     # -- the map -----------------------------------------------------------------
 

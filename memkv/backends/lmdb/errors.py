@@ -43,3 +43,11 @@ def engine_error(context: str, exc: lmdb.Error) -> MemkvError:
     if isinstance(exc, lmdb.ReadonlyError) or code == errno.EACCES:
         return ReadOnlyStore(f"{context}: the store is read-only ({exc})")
     return BackendError(f"{context}: {exc}", code=code)
+
+
+def file_error(context: str, exc: OSError) -> MemkvError:
+    """The error of a file operation around the engine (``context`` says which):
+    `StorageFull` if the disk is full, else `BackendError` with the errno."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"{context}: the disk is full")
+    return BackendError(f"{context}: {exc.strerror or exc}", code=exc.errno)
