@@ -41,6 +41,7 @@ from memkv.memory import Memory, Reader, Transaction
 from memkv.opening import IN_MEMORY, OpenOptions, is_postgres_url, open  # noqa: A004
 from memkv.options import Durability, Options
 from memkv.seqlog import SeqRecord, SequenceLog
+from memkv.transfer import BadImportFile, ImportConflict, ImportReport
 
 
 @functools.cache
@@ -70,9 +71,12 @@ __all__ = [
     "AccessDenied",
     "Backend",
     "BackendError",
+    "BadImportFile",
     "Conflict",
     "CorruptRecord",
     "Durability",
+    "ImportConflict",
+    "ImportReport",
     "InMemoryBackend",
     "InvalidArgument",
     "InvalidContent",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import msgspec
 
@@ -46,6 +46,8 @@ KeyList = list[str]
 Items = list[tuple[bytes, bytes]]
 
 Reading = tuple[datetime, str]  # a clock reading: entry timestamp and id prefix
+OnConflict = Literal["error", "skip", "replace"]  # `Transaction._restore`, at a present key
+Restored = Literal["imported", "skipped", "replaced"]  # what it did
 
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
@@ -53,7 +55,16 @@ _EMPTY: Final = b""
 _USER: Final = layout.USER_SPACE
 _ALL: Final = 1 << 62  # a limit no store reaches
 
-__all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Reading", "Transaction"]
+__all__ = [
+    "Entries",
+    "KeyList",
+    "OnConflict",
+    "ReadOperations",
+    "Reader",
+    "Reading",
+    "Restored",
+    "Transaction",
+]
 
 
 class ReadOperations(ABC):
@@ -502,6 +513,30 @@ class Transaction(Reader):
                 entry = msgspec.structs.replace(entry, id=previous.header.id)
                 record = encode_entry(entry)
         return self._write(raw_key, entry, record, previous)
+
+    def _restore(
+        self, entry: MemoryEntry[Any], raw_key: bytes, record: bytes, on_conflict: OnConflict
+    ) -> Restored:
+        """Write ``entry`` as it was exported (`memkv.transfer`): its id, timestamp and
+        expiry kept, ``record`` its encoding and ``raw_key`` its key's, both checked
+        beforehand. Where the key is present (as `insert` sees it: a corrupt record
+        too), ``on_conflict`` decides: ``"skip"`` leaves the stored entry, ``"replace"``
+        writes over it (a corrupt record removed first, as `store` does), ``"error"``
+        raises. Done twice, the second finds the first.
+
+        Raises:
+            Conflict: the key is present and ``on_conflict`` is ``"error"``.
+        """
+        if on_conflict != "replace":
+            try:
+                self._check_absent(entry.key, raw_key)
+            except Conflict:
+                if on_conflict == "skip":
+                    return "skipped"
+                raise
+        previous = self._previous(entry.key, raw_key)
+        self._write(raw_key, entry, record, previous)
+        return "imported" if previous is None else "replaced"
 
     def _write(
         self, raw_key: bytes, entry: MemoryEntry[Any], record: bytes, previous: Stored | None
