@@ -143,7 +143,6 @@ class ImportConflict(Conflict):
 
 
 _line_decoder: Final = msgspec.json.Decoder(ExportedEntry)
-_key_decoder: Final = msgspec.json.Decoder(dict[str, Any])
 _json_encoder: Final = msgspec.json.Encoder()
 _json_decoder: Final = msgspec.json.Decoder()
 _msgpack_encoder: Final = msgspec.msgpack.Encoder()
@@ -624,17 +623,13 @@ class _Conflicts:
         if self._ascending:
             return
         first_lines: dict[bytes, int] = {}
-        for number, line, _ in source.lines():
-            try:
-                key = _key_decoder.decode(line).get("key")
-                raw_key = encode_key(key)
-            except (msgspec.DecodeError, InvalidArgument):
+        for number, line, complete in source.lines():
+            prepared = _prepared(number, line, complete)
+            if isinstance(prepared, str):
                 continue  # a bad line: named already
-            if not isinstance(key, str):
-                continue
-            first = first_lines.setdefault(raw_key, number)
+            first = first_lines.setdefault(prepared.raw_key, number)
             if first != number and number not in self._stored_lines:
-                self._given_again(number, key, first)
+                self._given_again(number, prepared.entry.key, first)
 
     def _given_again(self, number: int, key: str, first: int) -> None:
         problem = f"gives key {quote_key(key)} again (first on line {first})"
@@ -684,6 +679,7 @@ class _Source:
                     copy.write(chunk.encode("utf-8"))
             else:
                 shutil.copyfileobj(file, copy, _COPY_CHUNK)
+            copy.seek(0)
             return cls(copy, name, owned=True)
         path = _path_of(path_or_file, "path_or_file")
         try:

@@ -27,10 +27,10 @@ demo.
                                   --store-size, --systems, --rounds, --dir)
 
 Every command but ``forget``, ``import``, ``verify --repair``, ``demo`` and ``bench``
-opens the store read-only, and none creates a store at PATH. Keys are shown and taken in the key notation of
-`memkv.keys.render_key`; text output escapes what a terminal would obey
-(`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
-line on stderr and an exit status of `Status`.
+opens the store read-only, and none creates a store at PATH. Keys are shown and taken
+in the key notation of `memkv.keys.render_key`; text output escapes what a terminal
+would obey (`memkv.cli.render`). Arguments are checked before anything runs; a
+failure is one line on stderr and an exit status of `Status`.
 """
 
 from __future__ import annotations
