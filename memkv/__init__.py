@@ -44,6 +44,7 @@ from memkv.memory import Memory, Reader, Transaction
 from memkv.opening import IN_MEMORY, OpenOptions, is_postgres_url, open  # noqa: A004
 from memkv.options import Durability, Options
 from memkv.seqlog import SeqRecord, SequenceLog
+from memkv.transfer import BadImportFile, ImportConflict, ImportReport
 
 
 @functools.cache
@@ -73,10 +74,13 @@ __all__ = [
     "AccessDenied",
     "Backend",
     "BackendError",
+    "BadImportFile",
     "Compaction",
     "Conflict",
     "CorruptRecord",
     "Durability",
+    "ImportConflict",
+    "ImportReport",
     "InMemoryBackend",
     "InvalidArgument",
     "InvalidContent",

@@ -34,6 +34,7 @@ import contextlib
 import inspect
 import os
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
@@ -43,6 +44,8 @@ from memkv.expiry import Ttl, check_ttl
 from memkv.memory import Memory, Problems, Reader, Transaction
 from memkv.opening import OpenOptions
 from memkv.opening import open as open_memory
+from memkv.transfer import ImportReport, PathOrFile
+from memkv.views import OnConflict
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -307,6 +310,37 @@ class AsyncMemory:
     async def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> Path:
         """See `Memory.backup`; it copies the whole store, so it runs in a thread."""
         return await asyncio.to_thread(self._memory.backup, dest, compact=compact)
+
+    async def export_jsonl(
+        self,
+        path_or_file: PathOrFile,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """See `Memory.export_jsonl`; it reads many entries, so it runs in a thread
+        (a file object given is written from that thread)."""
+        return await asyncio.to_thread(
+            self._memory.export_jsonl,
+            path_or_file,
+            category=category,
+            session_id=session_id,
+            prefix=prefix,
+            since=since,
+            until=until,
+        )
+
+    async def import_jsonl(
+        self, path_or_file: PathOrFile, *, on_conflict: OnConflict = "error"
+    ) -> ImportReport:
+        """See `Memory.import_jsonl`; it runs in a thread, its transactions
+        group-committed with the other writes."""
+        return await asyncio.to_thread(
+            self._memory.import_jsonl, path_or_file, on_conflict=on_conflict
+        )
 
 
 async def _until_done(future: asyncio.Future[Any]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FunctionType
 from typing import Any, Final, NoReturn, TypeVar
 
-from memkv import layout, recall
+from memkv import layout, recall, transfer
 from memkv.backends.base import Backend, Outcome, ReadTxn, Table, WriteTxn
 from memkv.cache import CachedValue, EntryReads, ReadCache, Uncached
 from memkv.clock import SYSTEM_CLOCK, Clock
@@ -36,8 +36,9 @@ from memkv.runs import (
     outcome,
     run_alone,
 )
+from memkv.transfer import ImportReport, PathOrFile
 from memkv.verify import repair_store, verify_snapshot
-from memkv.views import Entries, KeyList, Reader, ReadOperations, Transaction
+from memkv.views import Entries, KeyList, OnConflict, Reader, ReadOperations, Transaction
 
 R = TypeVar("R")
 Problems = list[str]  # `list` names a method inside Memory
@@ -412,6 +413,51 @@ class Memory(ReadOperations):
         """
         self._check_open()
         return self._backend.backup(dest, compact=compact)
+
+    # -- export and import -------------------------------------------------------------
+
+    def export_jsonl(
+        self,
+        path_or_file: PathOrFile,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Write the entries that pass the filters to ``path_or_file`` as JSON Lines,
+        one object per entry with every field, from one snapshot while writers go on;
+        return how many. A path is written under a temporary name and renamed. See
+        `memkv.transfer.export_jsonl` (the format, the errors)."""
+        self._check_open()
+        return transfer.export_jsonl(
+            self,
+            path_or_file,
+            category=category,
+            session_id=session_id,
+            prefix=prefix,
+            since=since,
+            until=until,
+        )
+
+    def import_jsonl(
+        self, path_or_file: PathOrFile, *, on_conflict: OnConflict = "error"
+    ) -> ImportReport:
+        """Store the entries of a file `export_jsonl` wrote, with their ids, timestamps
+        and expiry; the whole file is checked first, and a file with a bad line (or,
+        under ``on_conflict="error"``, a key already present) changes nothing. See
+        `memkv.transfer.import_jsonl`.
+
+        Raises:
+            BadImportFile, ImportConflict: naming the lines; InvalidArgument (in the
+            internal key space, too), NotFound, ReadOnlyStore, StoreClosed...
+        """
+        self._check_open()
+        self._backend.check_writable()
+        if self._space != layout.USER_SPACE:
+            raise InvalidArgument("import_jsonl writes the user's key space only")
+        return transfer.import_jsonl(self, path_or_file, on_conflict=on_conflict)
 
     def _settle_recall(self, wanted: bool | None, *, readonly: bool) -> None:
         """Make the store's recall choice (`memkv.Options.recall`) what ``wanted`` asks:

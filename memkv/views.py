@@ -15,7 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import msgspec
 
@@ -47,13 +47,24 @@ KeyList = list[str]
 Items = list[tuple[bytes, bytes]]
 
 Hidden = dict[bytes, EntryHeader | None]  # expired entries still stored (`memkv.expiry`)
+OnConflict = Literal["error", "skip", "replace"]  # `Transaction._restore`, at a present key
+Restored = Literal["imported", "skipped", "replaced"]  # what it did
+
 _ENTRIES: Final = Table.ENTRIES
 _INDEX: Final = Table.INDEX
 _EMPTY: Final = b""
 _USER: Final = layout.USER_SPACE
 _ALL: Final = 1 << 62  # a limit no store reaches
 
-__all__ = ["Entries", "KeyList", "ReadOperations", "Reader", "Transaction"]
+__all__ = [
+    "Entries",
+    "KeyList",
+    "OnConflict",
+    "ReadOperations",
+    "Reader",
+    "Restored",
+    "Transaction",
+]
 
 
 class ReadOperations(ABC):
@@ -638,6 +649,32 @@ class Transaction(Reader):
                 entry = msgspec.structs.replace(entry, id=kept_id)
                 record = encode_entry(entry)
         return self._write(raw_key, entry, record, previous)
+
+    def _restore(
+        self, entry: MemoryEntry[Any], raw_key: bytes, record: bytes, on_conflict: OnConflict
+    ) -> Restored:
+        """Write ``entry`` as it was exported (`memkv.transfer`): its id, timestamp and
+        expiry kept, ``record`` its encoding and ``raw_key`` its key's, both checked
+        beforehand. Where the key is present (as `insert` sees it: a corrupt record
+        too, an expired entry not), ``on_conflict`` decides: ``"skip"`` leaves the
+        stored entry, ``"replace"`` writes over it (a corrupt record removed first, as
+        `store` does), ``"error"`` raises. Done twice, the second finds the first.
+
+        Raises:
+            Conflict: the key is present and ``on_conflict`` is ``"error"``.
+        """
+        if on_conflict != "replace":
+            try:
+                previous = self._expired_or_absent(entry.key, raw_key)
+            except Conflict:
+                if on_conflict == "skip":
+                    return "skipped"
+                raise
+            self._write(raw_key, entry, record, previous)
+            return "imported"
+        previous = self._previous(entry.key, raw_key)
+        self._write(raw_key, entry, record, previous)
+        return "imported" if self._id_after(previous) is None else "replaced"
 
     def _write(
         self, raw_key: bytes, entry: MemoryEntry[Any], record: bytes, previous: Stored | None

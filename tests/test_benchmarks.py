@@ -62,3 +62,18 @@ def test_bench_recall_quick(tmp_path: Path) -> None:
         assert cost["met"] == (cost["ratio"] <= cost["goal"])
         assert cost["with_index"]["samples"] == cost["without_index"]["samples"]
     assert "| 5,000 | SQLite FTS5 |" in (results / "recall.md").read_text()
+
+
+def test_bench_transfer_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_transfer.py", tmp_path)
+    names = {"transfer.md", "transfer-summary.md", "transfer.json"}
+    assert names <= {path.name for path in results.iterdir()}
+    figures = json.loads((results / "transfer.json").read_text())
+    assert figures["entries"] == 5_000
+    assert figures["identical"] is True
+    assert figures["goal_seconds"] == 15.0
+    for name in ("export_seconds", "import_seconds", "import_no_recall_seconds"):
+        assert 0 < figures[name] < 60
+    assert figures["export_met"] == (figures["export_seconds"] <= 15.0)
+    assert figures["file_bytes"] > 5_000 * 100
+    assert "| export | " in (results / "transfer-summary.md").read_text()

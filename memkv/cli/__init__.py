@@ -1,5 +1,5 @@
-"""The ``memkv`` command (stats, get, list, forget, verify, bench, demo,
-hypothesis).
+"""The ``memkv`` command (stats, get, list, forget, export, import, verify, bench,
+demo, hypothesis).
 
 Above the core: it imports `memkv` and the test-suite tools, and nothing imports it.
 """

@@ -10,6 +10,11 @@ demo.
                                   first, with scores (--limit, --category, --session,
                                   --full, --json)
     memkv forget PATH KEY         remove one entry
+    memkv export PATH [filters]   the entries as JSON Lines, every field (--category,
+                                  --session, --prefix or --parts, --since, --until,
+                                  -o FILE; stdout by default)
+    memkv import PATH FILE        store the entries of an export file, ids and
+                                  timestamps kept (--on-conflict error|skip|replace)
     memkv verify PATH [--repair]  records readable, indexes agree with entries? (exit 4
                                   if not); --repair removes what cannot be read and
                                   rebuilds the indexes and counts
@@ -26,12 +31,11 @@ demo.
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``forget``, ``verify --repair``, ``compact``, ``demo`` and ``bench``
-opens the store read-only, and
-none creates a store at PATH. Keys are shown and taken in the key notation of
-`memkv.keys.render_key`; text output escapes what a terminal would obey
-(`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
-line on stderr and an exit status of `Status`.
+Every command but ``forget``, ``import``, ``verify --repair``, ``compact``, ``demo`` and
+``bench`` opens the store read-only, and none creates a store at PATH. Keys are shown
+and taken in the key notation of `memkv.keys.render_key`; text output escapes what a
+terminal would obey (`memkv.cli.render`). Arguments are checked before anything runs;
+a failure is one line on stderr and an exit status of `Status`.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import memkv
-from memkv.cli import arguments, backup, bench, render
+from memkv.cli import arguments, backup, bench, render, transfer
 from memkv.cli.demo import run_demo
 from memkv.keys import pack, render_key
 from memkv.opening import LMDB, store_kind
@@ -163,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="remove the entries that have expired")
     sweep.add_argument("path", type=arguments.location, help=_PATH_HELP)
     sweep.set_defaults(command=_sweep)
+    transfer.add_commands(commands, _PATH_HELP, _open)
 
     verify = commands.add_parser(
         "verify", help="check that every record reads and the indexes agree with the entries"
