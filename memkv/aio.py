@@ -41,6 +41,7 @@ from memkv.entry import CORE, MemoryEntry
 from memkv.memory import Memory, Problems, Reader, Transaction
 from memkv.opening import OpenOptions
 from memkv.opening import open as open_memory
+from memkv.purge import Purge, PurgeFilter
 from memkv.runs import PreparedStore
 
 R = TypeVar("R")
@@ -257,6 +258,24 @@ class AsyncMemory:
     async def forget(self, key: str) -> bool:
         """Remove ``key``; ``True`` if it was there. See `Memory.forget`."""
         return await self.transact(lambda tx: tx.forget(key))
+
+    async def purge(
+        self,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+    ) -> int:
+        """Remove every entry matching all the filters given; see `Memory.purge`. Each
+        batch is a transaction awaited in turn, so the event loop runs between them.
+
+        Raises:
+            InvalidArgument, StoreClosed, ReadOnlyStore, StorageFull, BackendError.
+        """
+        run = Purge(PurgeFilter.of(category, session_id, prefix))
+        while not run.done:
+            run.record(await self.transact(run.batch()))
+        return run.removed
 
     # -- reads (see `_read_operation`) ------------------------------------------------
 

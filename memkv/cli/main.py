@@ -10,6 +10,9 @@ demo.
                                   first, with scores (--limit, --category, --session,
                                   --full, --json)
     memkv forget PATH KEY         remove one entry
+    memkv purge PATH [filters]    remove every entry matching all the filters given
+                                  (--category, --session, --prefix or --parts); asks
+                                  first unless --yes
     memkv verify PATH [--repair]  records readable, indexes agree with entries? (exit 4
                                   if not); --repair removes what cannot be read and
                                   rebuilds the indexes and counts
@@ -21,8 +24,8 @@ demo.
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``forget``, ``verify --repair``, ``demo`` and ``bench`` opens the
-store read-only, and
+Every command but ``forget``, ``purge``, ``verify --repair``, ``demo`` and ``bench``
+opens the store read-only, and
 none creates a store at PATH. Keys are shown and taken in the key notation of
 `memkv.keys.render_key`; text output escapes what a terminal would obey
 (`memkv.cli.render`). Arguments are checked before anything runs; a failure is one
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import memkv
-from memkv.cli import arguments, bench, render
+from memkv.cli import arguments, bench, purge, render
 from memkv.cli.demo import run_demo
 from memkv.keys import pack, render_key
 from memkv.opening import LMDB, store_kind
@@ -154,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("path", type=arguments.location, help=_PATH_HELP)
     forget.add_argument("key", type=arguments.key, help=key_help)
     forget.set_defaults(command=_forget)
+
+    purge.add_command(commands, path_help=_PATH_HELP, open_store=_open)
 
     verify = commands.add_parser(
         "verify", help="check that every record reads and the indexes agree with the entries"
