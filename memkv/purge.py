@@ -108,16 +108,22 @@ class Purge:
 
     A batch removes the next `BATCH` matching keys after the last one the batch
     before read: it makes progress even while other writers add matching entries,
-    and each transaction reads only what it removes. Entries written meanwhile
-    behind the batches (at keys already passed) stay; a purge removes what matched
-    when it started, and whatever it reaches after that.
+    and each transaction reads only what it removes. It removes every entry that
+    matched when it started and still matches when a batch reaches its key; an entry
+    written meanwhile at a key the batches have passed stays.
     """
 
     __slots__ = ("_after", "batch_size", "done", "filter", "removed")
 
     def __init__(self, wanted: PurgeFilter, *, batch_size: int = BATCH) -> None:
         """``batch_size``: entries removed per transaction (tests and the benchmark
-        change it)."""
+        change it).
+
+        Raises:
+            InvalidArgument: ``batch_size`` is not an integer of at least 1.
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise InvalidArgument(f"batch_size must be an integer >= 1, not {batch_size!r:.80}")
         self.filter = wanted
         self.batch_size = batch_size
         self.removed = 0

@@ -364,6 +364,15 @@ def test_bad_filters_are_refused_and_nothing_changes(memory: memkv.Memory, case:
     assert (snapshot(memory), snapshot(memory.internal)) == before
 
 
+def test_a_batch_size_below_one_is_refused(memory: memkv.Memory) -> None:
+    memory.store("a", 1)
+    wanted = PurgeFilter.of("core")
+    for size in (0, -1, True):
+        call = functools.partial(purge, memory.transact, wanted, batch_size=size)
+        raises_naming(memkv.InvalidArgument, "batch_size", call)
+    assert memory.count() == 1
+
+
 def test_filters_are_keywords_only(memory: memkv.Memory) -> None:
     memory.store("a", 1)
     with pytest.raises(TypeError):
