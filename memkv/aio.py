@@ -44,6 +44,7 @@ from memkv.expiry import Ttl, check_ttl
 from memkv.memory import Memory, Problems, Reader, Transaction
 from memkv.opening import OpenOptions
 from memkv.opening import open as open_memory
+from memkv.purge import Purge, PurgeFilter
 from memkv.transfer import ImportReport, PathOrFile
 from memkv.views import OnConflict
 
@@ -288,6 +289,24 @@ class AsyncMemory:
         """Remove expired entries; see `Memory.sweep` (its transactions run from a
         worker thread)."""
         return await asyncio.to_thread(self._memory.sweep, limit)
+
+    async def purge(
+        self,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+    ) -> int:
+        """Remove every entry matching all the filters given; see `Memory.purge`. Each
+        batch is a transaction awaited in turn, so the event loop runs between them.
+
+        Raises:
+            InvalidArgument, StoreClosed, ReadOnlyStore, StorageFull, BackendError.
+        """
+        run = Purge(PurgeFilter.of(category, session_id, prefix))
+        while not run.done:
+            run.record(await self.transact(run.batch()))
+        return run.removed
 
     # -- reads (see `_read_operation`) ------------------------------------------------
 

@@ -24,6 +24,7 @@ from memkv.entry import CORE, MemoryEntry
 from memkv.errors import InvalidArgument, StoreClosed, TransactionClosed
 from memkv.expiry import Ttl, check_ttl
 from memkv.group_commit import GroupCommitter, Pending, WriterCallback
+from memkv.purge import PurgeFilter, purge
 from memkv.query import check_limit
 from memkv.runs import (
     DEFERRED_BODY,
@@ -362,6 +363,32 @@ class Memory(ReadOperations):
             if not swept:
                 break
         return removed
+
+    def purge(
+        self,
+        *,
+        category: str | None = None,
+        session_id: str | None = None,
+        prefix: str | None = None,
+    ) -> int:
+        """Remove every entry that matches all the filters given (at least one: a
+        category, a session id, a key prefix); return how many were removed (0 if
+        none matched: purging twice is harmless).
+
+        Runs in transactions of a few hundred entries (`memkv.purge`), each removing
+        them as `forget` does, so other writers wait little behind it; a crash
+        midway leaves a consistent store, and the same purge run again finishes it.
+        Reads only the index serving the filter: costs what it removes. The
+        internal space's ``purge`` (``mem.internal.purge``) purges only that space;
+        this one, only the user's.
+
+        Raises:
+            InvalidArgument: no filter, or a bad one (as `list` refuses it), or an
+                empty prefix (which would match every key).
+            StoreClosed, ReadOnlyStore, StorageFull, BackendError (what the batches
+            before committed stays removed).
+        """
+        return purge(self.transact, PurgeFilter.of(category, session_id, prefix))
 
     # -- reads -------------------------------------------------------------------------
 

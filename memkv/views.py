@@ -319,6 +319,11 @@ class Reader(ReadOperations):
             _key_text(storage_key[skip:]) for storage_key, _ in self._visible(query, keys_only=True)
         ]
 
+    def _stored_keys(self, query: Query) -> KeyList:
+        """`keys`, expired entries not yet swept included."""
+        skip = len(query.index)
+        return [_key_text(key[skip:]) for key, _ in self._scan(query, keys_only=True)]
+
     def _count(self, category: str | None, session_id: str | None) -> int:
         stored = self._stored_count(layout.count_key(self._space, category, session_id))
         for header in self._hidden().values():

@@ -77,3 +77,17 @@ def test_bench_transfer_quick(tmp_path: Path) -> None:
     assert figures["export_met"] == (figures["export_seconds"] <= 15.0)
     assert figures["file_bytes"] > 5_000 * 100
     assert "| export | " in (results / "transfer-summary.md").read_text()
+
+
+def test_bench_purge_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_purge.py", tmp_path)
+    assert {"purge.md", "purge.json"} <= {path.name for path in results.iterdir()}
+    runs = json.loads((results / "purge.json").read_text())["purge"]
+    assert [run["recall"] for run in runs] == [True, False]
+    for run in runs:
+        assert run["removed"] == run["purged"] == 5_000
+        assert run["left_in_session"] == 0
+        assert run["writes_landed"] == run["writes"] > 0
+        assert run["verify"] == []
+        assert run["transactions"] >= run["purged"] // run["batch"]
+        assert 0 < run["work_ms"]["p50"] <= run["work_ms"]["max"] <= run["transaction_ms"]["max"]

@@ -10,6 +10,9 @@ demo.
                                   first, with scores (--limit, --category, --session,
                                   --full, --json)
     memkv forget PATH KEY         remove one entry
+    memkv purge PATH [filters]    remove every entry matching all the filters given
+                                  (--category, --session, --prefix or --parts); asks
+                                  first unless --yes
     memkv export PATH [filters]   the entries as JSON Lines, every field (--category,
                                   --session, --prefix or --parts, --since, --until,
                                   -o FILE; stdout by default)
@@ -31,11 +34,11 @@ demo.
                                   --concurrency 1,8,64, --transactions,
                                   --store-size, --systems, --rounds, --dir)
 
-Every command but ``forget``, ``import``, ``verify --repair``, ``compact``, ``demo`` and
-``bench`` opens the store read-only, and none creates a store at PATH. Keys are shown
-and taken in the key notation of `memkv.keys.render_key`; text output escapes what a
-terminal would obey (`memkv.cli.render`). Arguments are checked before anything runs;
-a failure is one line on stderr and an exit status of `Status`.
+Every command but ``forget``, ``purge``, ``import``, ``verify --repair``, ``compact``,
+``demo`` and ``bench`` opens the store read-only, and none creates a store at PATH. Keys
+are shown and taken in the key notation of `memkv.keys.render_key`; text output escapes
+what a terminal would obey (`memkv.cli.render`). Arguments are checked before anything
+runs; a failure is one line on stderr and an exit status of `Status`.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import memkv
-from memkv.cli import arguments, backup, bench, render, transfer
+from memkv.cli import arguments, backup, bench, purge, render, transfer
 from memkv.cli.demo import run_demo
 from memkv.keys import pack, render_key
 from memkv.opening import LMDB, store_kind
@@ -168,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("path", type=arguments.location, help=_PATH_HELP)
     sweep.set_defaults(command=_sweep)
     transfer.add_commands(commands, _PATH_HELP, _open)
+    purge.add_command(commands, path_help=_PATH_HELP, open_store=_open)
 
     verify = commands.add_parser(
         "verify", help="check that every record reads and the indexes agree with the entries"

@@ -567,3 +567,40 @@ def test_the_command_hides_expired_entries_and_sweeps_them(
     with memkv.open(path) as memory:
         assert memory.keys() == ["new"]
         assert memory.verify() == []
+
+
+def test_purge_erases_expired_entries_too_and_export_leaves_them_out(
+    mem: memkv.Memory, clock: ManualClock, tmp_path: Path
+) -> None:
+    mem.store("user/1/a", "kept until purged", "notes", "u1")
+    mem.store("user/1/b", "expired", "notes", "u1", ttl=1)
+    mem.store("user/2/a", "another user", "notes", "u2", ttl=1000)
+    clock.advance(1)
+    exported = tmp_path / "export.jsonl"
+    assert mem.export_jsonl(exported) == 2
+    assert [json.loads(line)["key"] for line in exported.read_text().splitlines()] == [
+        "user/1/a",
+        "user/2/a",
+    ]
+    assert mem.purge(prefix="user/1/") == 1  # the expired one is not counted...
+    assert [key.decode() for key in stored_keys(mem)] == ["user/2/a"]  # ...but it is gone
+    assert mem.verify() == []
+
+
+def test_import_over_an_expired_entry_imports_it(
+    backend_name: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    source = open_backend(backend_name, tmp_path / "a", clock=clock)
+    target = open_backend(backend_name, tmp_path / "b", clock=clock)
+    try:
+        source.store("k", "from the file")
+        source.export_jsonl(tmp_path / "k.jsonl")
+        target.store("k", "expiring", ttl=1)
+        clock.advance(1)
+        report = target.import_jsonl(tmp_path / "k.jsonl")
+        assert (report.imported, report.replaced, report.skipped) == (1, 0, 0)
+        assert target.get("k") == source.get("k")
+        assert target.verify() == []
+    finally:
+        source.close()
+        target.close()
