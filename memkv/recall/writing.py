@@ -4,13 +4,14 @@ segments are brought up to date.
 A write touches a few keys, whatever the entry's text: the entry's document (the
 next number, so the last page of its table), its place in the index by time, and a
 few counts. No posting is written then: a posting per distinct term would land on a
-page of its own. Once `Tuning.flush_at` documents or removals are pending, the
-transaction that reaches it, at its end, turns the pending documents into a new
-segment (its postings written together, in blocks), marks the removed documents gone
-in their segments and counts their postings as dead. Segments of one size class are
-merged `Tuning.fanout` at a time, so a posting is rewritten a few times in all and a
-search reads a few dozen segments at most; a segment with more documents gone than
-held is rewritten alone, without them."""
+page of its own. Once `Tuning.flush_at` documents are pending, the transaction that
+reaches it, at its end, turns them into a new segment (its postings written
+together, in blocks); removals of documents in segments are marked gone there, and
+their postings counted as dead, by the transactions that keep more than
+`Tuning.flush_at` of them pending. Segments of one size class are merged
+`Tuning.fanout` at a time up to `Tuning.largest_class`, so a posting is rewritten at
+most twice and no merge holds the writer long; a segment with more documents gone
+than held is rewritten alone, without them."""
 
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ EntryText = tuple[Terms, int]  # an entry's terms with their frequencies, and it
 
 
 class Tuning(NamedTuple):
-    flush_at: int = 128  # pending documents and removals that make a segment
+    flush_at: int = 128  # pending documents that make a segment; removals kept pending
     fanout: int = 8  # segments of a size class merged into one
-    largest_class: int = 3  # segments of this size class (or larger) merge no more
+    largest_class: int = 2  # segments of this size class (or larger) merge no more
+    gone_marked: int = 32  # removals marked in their segments at least, once over flush_at
 
 
 TUNING = Tuning()
@@ -69,12 +71,22 @@ def update(
 
 
 def settle(txn: WriteTxn, count: Count, counts: CountChanges) -> None:
-    """At the end of a transaction that called `update`: bring the segments up to
-    date if `Tuning.flush_at` documents or removals are pending (so a transaction of
-    many writes makes one segment of them all)."""
+    """At the end of a transaction that called `update`: once `Tuning.flush_at`
+    documents are pending, make them a segment (so a transaction of many writes makes
+    one segment of them all); once more than `Tuning.flush_at` removals are pending,
+    mark the oldest in their segments, so that at most that many stay pending (and at
+    least `Tuning.gone_marked` are marked: the work is spread over the transactions
+    that remove, each paying for about what it removed)."""
+    tuning = TUNING
     pending = count(layout.NEXT_DOCUMENT) - count(layout.FIRST_PENDING)
-    if pending + count(layout.GONE_PENDING) >= TUNING.flush_at:
-        _Segments(txn, count, counts).bring_up_to_date()
+    gone = count(layout.GONE_PENDING)
+    if pending < tuning.flush_at and gone < tuning.flush_at:
+        return
+    segments = _Segments(txn, count, counts)
+    if gone >= tuning.flush_at:
+        segments.mark_gone(max(tuning.gone_marked, gone - tuning.flush_at))
+    if pending >= tuning.flush_at:
+        segments.add_pending()
 
 
 def _add(txn: WriteTxn, count: Count, counts: CountChanges, raw_key: bytes, new: Indexed) -> None:
@@ -183,10 +195,8 @@ class _Segments:
         self.counts = counts
         self.segments = records.load_segments(txn)
 
-    def bring_up_to_date(self) -> None:
-        gone = self.txn.scan(_INDEX, layout.GONE, prefix_end(layout.GONE))
-        if gone:
-            self._mark_gone(gone)
+    def add_pending(self) -> None:
+        """Make the pending documents a segment, and merge."""
         first = self.count(layout.FIRST_PENDING)
         end = self.count(layout.NEXT_DOCUMENT)
         pending = self.txn.scan(_INDEX, layout.document_key(first), prefix_end(layout.DOCUMENTS))
@@ -200,10 +210,11 @@ class _Segments:
         _change(self.counts, layout.FIRST_PENDING, end - first)
         self._merge()
 
-    def _mark_gone(self, gone: list[tuple[bytes, bytes]]) -> None:
-        """Mark the documents removed since the last time gone in their segments,
-        count their postings as dead, and rewrite each segment left with more
+    def mark_gone(self, most: int) -> None:
+        """Mark the ``most`` oldest documents removed from segments gone in their
+        segments, count their postings as dead, and rewrite each segment left with more
         documents gone than held."""
+        gone = self.txn.scan(_INDEX, layout.GONE, prefix_end(layout.GONE), limit=most)
         firsts = [segment.first for segment in self.segments]
         bitmaps: dict[int, bytearray] = {}  # segment position -> its new bitmap
         lost: dict[int, int] = {}

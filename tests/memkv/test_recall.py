@@ -681,7 +681,7 @@ EPOCH: Final = datetime(2026, 1, 1, tzinfo=UTC)
 TUNINGS: Final = st.sampled_from(
     [
         writing.Tuning(flush_at=1, fanout=2, largest_class=2),
-        writing.Tuning(flush_at=2, fanout=3, largest_class=3),
+        writing.Tuning(flush_at=2, fanout=3, largest_class=3, gone_marked=1),
         writing.Tuning(flush_at=3, fanout=2, largest_class=1),
         writing.Tuning(),
     ]
