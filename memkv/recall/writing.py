@@ -283,8 +283,9 @@ class _Segments:
             for key in keys:
                 txn.delete(_INDEX, key)
             txn.delete(_INDEX, layout.segment_key(segment.first))
+            gone = _gone_numbers(segment)
             for term, value in postings.items():
-                kept = _without_gone(value, segment) if segment.head.gone else value
+                kept = _without(value, gone) if gone else value
                 dead = (len(value) - len(kept)) // records.POSTING_BYTES
                 if dead:
                     _change(self.counts, layout.dead_count_key(term), -dead)
@@ -312,13 +313,27 @@ def _gone_count(segment: Segment) -> int:
     return int.from_bytes(segment.head.gone, "little").bit_count()
 
 
-def _without_gone(value: bytes, segment: Segment) -> bytes:
+def _gone_numbers(segment: Segment) -> set[int]:
+    """The numbers of the documents gone from ``segment``."""
+    first = segment.first
+    return {
+        first + at * 8 + bit
+        for at, byte in enumerate(segment.head.gone)
+        if byte
+        for bit in range(8)
+        if byte >> bit & 1
+    }
+
+
+def _without(value: bytes, gone: set[int]) -> bytes:
+    """Encoded postings less those of the documents ``gone``."""
     postings = records.decode_postings(value)
-    kept: list[int] = []
-    for number, packed in zip(postings[0::2], postings[1::2], strict=True):
-        if not segment.holds_gone(number):
-            kept += (number, packed)
-    return records.encode_postings(kept) if kept else b""
+    numbers = postings[0::2]
+    kept = [at for at, number in enumerate(numbers) if number not in gone]
+    if len(kept) == len(numbers):
+        return value
+    packed = postings[1::2]
+    return records.encode_postings([item for at in kept for item in (numbers[at], packed[at])])
 
 
 def _size_class(segment: Segment) -> int:
