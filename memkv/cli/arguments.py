@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 import memkv
-from memkv.keys import check_name, encode_key, parse_key
+from memkv.keys import check_name, encode_key, pack, parse_key
 
 
 def location(text: str) -> str:
@@ -105,3 +105,34 @@ def choice_list(choices: Collection[str]) -> Callable[[str], list[str]]:
         return names
 
     return checked
+
+
+def add_entry_filters(parser: argparse.ArgumentParser) -> None:
+    """The options that select entries as `memkv.Memory.list` does, for every command
+    taking them: ``--category``, ``--session`` and one of ``--prefix`` or ``--parts``
+    (read back with `prefix_of`)."""
+    parser.add_argument("--category", type=name("category"), help="entries of this category")
+    parser.add_argument(
+        "--session", dest="session_id", type=name("session id"), help="entries of this session"
+    )
+    prefixes = parser.add_mutually_exclusive_group()
+    prefixes.add_argument(
+        "--prefix",
+        type=key_prefix,
+        help="keys starting with this, in the key notation: a tuple gives the keys "
+        "packed from tuples that start with it",
+    )
+    prefixes.add_argument(
+        "--parts",
+        nargs="+",
+        metavar="PART",
+        type=key_part,
+        help="keys packed from a tuple starting with these parts (integers as such), "
+        "e.g. --parts sop step run-7",
+    )
+
+
+def prefix_of(args: argparse.Namespace) -> str | None:
+    """The key prefix that `add_entry_filters`' options give (``None``: none)."""
+    prefix: str | None = pack(tuple(args.parts)) if args.parts else args.prefix
+    return prefix

@@ -56,7 +56,7 @@ from typing import Any, Final, NoReturn
 import memkv
 from memkv.cli import arguments, backup, bench, purge, render, transfer
 from memkv.cli.demo import run_demo
-from memkv.keys import pack, render_key
+from memkv.keys import render_key
 from memkv.opening import LMDB, store_kind
 from memkv.text import query_terms
 
@@ -215,23 +215,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_list(commands: argparse._SubParsersAction[_Parser]) -> None:
     listing = commands.add_parser("list", help="print entries in key order")
     listing.add_argument("path", type=arguments.location, help=_PATH_HELP)
-    listing.add_argument("--category", type=arguments.name("category"))
-    listing.add_argument("--session", dest="session_id", type=arguments.name("session id"))
-    prefixes = listing.add_mutually_exclusive_group()
-    prefixes.add_argument(
-        "--prefix",
-        type=arguments.key_prefix,
-        help="keys starting with this, in the key notation: a tuple gives the keys "
-        "packed from tuples that start with it",
-    )
-    prefixes.add_argument(
-        "--parts",
-        nargs="+",
-        metavar="PART",
-        type=arguments.key_part,
-        help="keys packed from a tuple starting with these parts (integers as such), "
-        "e.g. --parts sop step run-7",
-    )
+    arguments.add_entry_filters(listing)
     listing.add_argument("--limit", type=arguments.at_least(0), help="at most this many")
     listing.add_argument(
         "--after", type=arguments.key, help="start after this key (the last of a page)"
@@ -410,7 +394,7 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    prefix = pack(tuple(args.parts)) if args.parts else args.prefix
+    prefix = arguments.prefix_of(args)
     with _open(args.path) as mem:
         entries = mem.list(
             args.category,

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import memkv
 from memkv.cli import arguments, render
-from memkv.keys import pack
 from memkv.purge import PurgeFilter
 
 _YES = frozenset({"y", "yes"})
@@ -38,30 +37,8 @@ def add_command(
         "Prints how many match and asks for confirmation, unless --yes.",
     )
     purging.add_argument("path", type=arguments.location, help=path_help)
-    purging.add_argument(
-        "--category", type=arguments.name("category"), help="entries of this category"
-    )
-    purging.add_argument(
-        "--session",
-        dest="session_id",
-        type=arguments.name("session id"),
-        help="entries of this session",
-    )
-    prefixes = purging.add_mutually_exclusive_group()
-    prefixes.add_argument(
-        "--prefix",
-        type=arguments.key_prefix,
-        help="keys starting with this, in the key notation: a tuple gives the keys "
-        "packed from tuples that start with it",
-    )
-    prefixes.add_argument(
-        "--parts",
-        nargs="+",
-        metavar="PART",
-        type=arguments.key_part,
-        help="keys packed from a tuple starting with these parts (integers as such), "
-        "e.g. --parts sop step run-7",
-    )
+
+    arguments.add_entry_filters(purging)
     purging.add_argument(
         "--yes", action="store_true", help="remove without asking (needed without a terminal)"
     )
@@ -76,7 +53,7 @@ def run(args: argparse.Namespace, *, open_store: Opener) -> int:
             ``--yes`` (nothing is opened then).
         NotFound, MemkvError: as opening and purging the store raise them.
     """
-    prefix = pack(tuple(args.parts)) if args.parts else args.prefix
+    prefix = arguments.prefix_of(args)
     if args.category is None and args.session_id is None and prefix is None:
         raise memkv.InvalidArgument(
             "purge needs a filter: --category, --session, --prefix or --parts "

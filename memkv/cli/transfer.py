@@ -16,7 +16,6 @@ from typing import Any
 
 import memkv
 from memkv.cli import arguments, render
-from memkv.keys import pack
 from memkv.transfer import CONFLICT_POLICIES
 
 Opener = Callable[..., memkv.Memory]  # the command's `_open(path, *, readonly=True)`
@@ -32,19 +31,7 @@ def add_commands(commands: Commands, path_help: str, open_store: Opener) -> None
         "export", help="write entries as JSON Lines, every field of each (stdout unless -o)"
     )
     exporting.add_argument("path", type=arguments.location, help=path_help)
-    exporting.add_argument("--category", type=arguments.name("category"))
-    exporting.add_argument("--session", dest="session_id", type=arguments.name("session id"))
-    prefixes = exporting.add_mutually_exclusive_group()
-    prefixes.add_argument(
-        "--prefix", type=arguments.key_prefix, help="keys starting with this (the key notation)"
-    )
-    prefixes.add_argument(
-        "--parts",
-        nargs="+",
-        metavar="PART",
-        type=arguments.key_part,
-        help="keys packed from a tuple starting with these parts",
-    )
+    arguments.add_entry_filters(exporting)
     exporting.add_argument(
         "--since", type=moment, help="written at or after this time (ISO 8601; UTC if no offset)"
     )
@@ -85,7 +72,7 @@ def moment(text: str) -> datetime:
 
 def export(open_store: Opener, args: argparse.Namespace) -> int:
     """``memkv export``: the count goes to stderr when the lines go to stdout."""
-    prefix = pack(tuple(args.parts)) if args.parts else args.prefix
+    prefix = arguments.prefix_of(args)
     filters: dict[str, Any] = {
         "category": args.category,
         "session_id": args.session_id,
