@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, TypeVar
 import msgspec
 
 from memkv.errors import InvalidArgument
+from memkv.redaction import mask_conninfo
 
 
 class Durability(enum.StrEnum):
@@ -117,7 +118,7 @@ def check_location(path: object) -> str:
             raise InvalidArgument(
                 "a store location must be a str or an os.PathLike of one "
                 f"(a directory, ':memory:' or a postgresql:// URL), not "
-                f"{type(path).__name__}: {path!r:.80}{hint}"
+                f"{type(path).__name__}: {_masked_repr(path):.80}{hint}"
             )
     if not location.strip():
         raise InvalidArgument(
@@ -126,8 +127,17 @@ def check_location(path: object) -> str:
             "postgresql:// URL"
         )
     if "\0" in location:
-        raise InvalidArgument(f"the store location {location!r:.80} holds a NUL character")
+        raise InvalidArgument(
+            f"the store location {_masked_repr(location):.80} holds a NUL character"
+        )
     return location
+
+
+def _masked_repr(location: object) -> str:
+    """The ``repr`` of a location, with the password of a URL in it masked."""
+    if isinstance(location, bytes):
+        return "b" + repr(mask_conninfo(os.fsdecode(location)))
+    return repr(mask_conninfo(location) if isinstance(location, str) else location)
 
 
 def resolve(

@@ -47,7 +47,7 @@ def _backup(args: argparse.Namespace, open_store: StoreOpener) -> int:
         live = mem.backend.stats()["data_file_size"]
     copied = (Path(target) / DATA_FILE).stat().st_size
     print(
-        f"{render.escape(args.path)} -> {render.escape(str(target))}: data file "
+        f"{render.location(args.path)} -> {render.escape(str(target))}: data file "
         f"{render.size(copied)} (the store's: {render.size(live)})"
     )
     return 0
@@ -56,7 +56,7 @@ def _backup(args: argparse.Namespace, open_store: StoreOpener) -> int:
 def _compact(args: argparse.Namespace) -> int:
     done = memkv.compact(args.path)
     print(
-        f"compacted {render.escape(args.path)}: data file {render.size(done.size_before)}"
+        f"compacted {render.location(args.path)}: data file {render.size(done.size_before)}"
         f" -> {render.size(done.size_after)}"
     )
     return 0

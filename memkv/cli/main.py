@@ -308,7 +308,7 @@ def _open(path: str, *, readonly: bool = True) -> memkv.Memory:
         memkv.open(path, readonly=True).close()  # is there a store? (opening it creates none)
     elif store_kind(path) is LMDB and not _lock_file_writable(Path(path)):
         print(
-            f"memkv: note: {render.escape(path)}: the lock file cannot be written (a backup, "
+            f"memkv: note: {render.location(path)}: the lock file cannot be written (a backup, "
             "another user's store?); reading without it, so a process writing the store "
             "meanwhile could make this fail or read torn data",
             file=sys.stderr,
@@ -479,7 +479,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    path = render.escape(args.path)
+    path = render.location(args.path)
     if args.repair:
         with _open(args.path, readonly=False) as mem:
             done = mem.repair()

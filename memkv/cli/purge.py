@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, *, open_store: Opener) -> int:
             print(f"{matching} entries match ({described})")
             if not matching:
                 return 0
-            if not _confirmed(f"remove them from {render.escape(args.path)}? [y/N] "):
+            if not _confirmed(f"remove them from {render.location(args.path)}? [y/N] "):
                 print("nothing removed")
                 return 0
         removed = mem.purge(category=wanted.category, session_id=wanted.session_id, prefix=prefix)

@@ -18,10 +18,17 @@ import msgspec
 
 import memkv
 from memkv.keys import packed_parts, render_key
+from memkv.redaction import mask_conninfo
 
 _json: Final = msgspec.json.Encoder()
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 ELLIPSIS: Final = "…"
+
+
+def location(path: str) -> str:
+    """The store ``path`` as the command prints it: escaped, and with the password of
+    a PostgreSQL URL masked (``postgresql://user:***@host/db``)."""
+    return escape(mask_conninfo(path) if memkv.is_postgres_url(path) else path)
 
 
 def escape(text: str, *, keep_newlines: bool = False) -> str:

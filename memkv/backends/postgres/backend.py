@@ -43,13 +43,15 @@ from memkv.backends.base import Backend, EngineSignal, Outcome, ReadTxn, T, Tabl
 from memkv.backends.postgres import sql
 from memkv.backends.postgres.errors import (
     RETRYABLE,
+    cause_to_chain,
     commit_lost_error,
     connect_error,
     describe_server,
     is_connection_error,
     operation_error,
-    password_of,
+    parse_conninfo,
     retries_error,
+    secrets_to_mask,
 )
 from memkv.backends.postgres.overlay import OverlayWriteTxn
 from memkv.errors import (
@@ -183,15 +185,16 @@ class PostgresBackend(Backend):
         max_retries: int = 5,
     ) -> None:
         self.readonly = readonly
+        given = parse_conninfo(conninfo)  # raises StoreUnavailable, the password masked
+        self._secrets = secrets_to_mask(conninfo, given)
         self.server = describe_server(conninfo)
         self.schema = schema
         self.location = f"{self.server} (schema {schema})"
-        self._password = password_of(conninfo)
         self._max_retries = max_retries
         self._pool_size = pool_size
         self._timeout = connect_timeout
         self._conninfo = _with_session_settings(
-            conninfo, durability, statement_timeout, connect_timeout
+            conninfo, given, durability, statement_timeout, connect_timeout
         )
         self._closed = False
         self._writers: set[int] = set()  # threads inside a write transaction
@@ -206,7 +209,7 @@ class PostgresBackend(Backend):
             except ValueError as exc:
                 raise StoreUnavailable(f"{exc} at {self.server}") from None
             except psycopg.Error as exc:
-                raise self._error("creating the store", exc) from exc
+                raise self._error("creating the store", exc) from self._cause(exc)
         self._pid = os.getpid()
         self._pool = self._new_pool()
 
@@ -217,7 +220,7 @@ class PostgresBackend(Backend):
         try:
             return psycopg.connect(self._conninfo, autocommit=True)
         except psycopg.Error as exc:
-            raise connect_error(self.server, exc, self._password) from None
+            raise connect_error(self.server, exc, self._secrets) from None
 
     def _new_pool(self) -> psycopg_pool.ConnectionPool[Connection]:
         pool = _RecentFirstPool(
@@ -284,11 +287,15 @@ class PostgresBackend(Backend):
             if tries == 1 and is_connection_error(error):
                 self._pool.check()  # replace the other broken connections too
                 continue
-            raise self._error(doing, error) from error
+            raise self._error(doing, error) from self._cause(error)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _error(self, doing: str, error: psycopg.Error) -> Exception:
-        return operation_error(self.server, doing, error, self._password)
+        return operation_error(self.server, doing, error, self._secrets)
+
+    def _cause(self, error: psycopg.Error) -> BaseException | None:
+        """``error`` to chain, or ``None`` if its text shows the password."""
+        return cause_to_chain(error, self._secrets)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -410,7 +417,7 @@ class PostgresBackend(Backend):
             row = cursor.fetchone()
         except psycopg.Error as exc:
             if is_connection_error(exc):
-                raise commit_lost_error(self.server, exc, self._password) from exc
+                raise commit_lost_error(self.server, exc, self._secrets) from self._cause(exc)
             _roll_back(conn)
             raise _EngineFailure(exc) from exc
         assert row is not None
@@ -482,13 +489,14 @@ def _roll_back(conn: Connection) -> None:
 
 
 def _with_session_settings(
-    conninfo: str, durability: Durability, statement_timeout: float, connect_timeout: float
+    conninfo: str,
+    given: dict[str, Any],
+    durability: Durability,
+    statement_timeout: float,
+    connect_timeout: float,
 ) -> str:
-    """``conninfo`` with memkv's session settings added to its ``options``."""
-    try:
-        given = libpq_conninfo.conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError as exc:
-        raise StoreUnavailable(f"not a PostgreSQL connection string: {exc}") from None
+    """``conninfo`` (whose parts are ``given``) with memkv's session settings added
+    to its ``options``."""
     milliseconds = round(statement_timeout * 1000)
     settings = {
         "synchronous_commit": durability.postgres_synchronous_commit,

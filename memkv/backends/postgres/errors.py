@@ -1,17 +1,28 @@
 """PostgreSQL's errors as memkv errors, and server addresses fit to print.
 
-No message memkv writes holds a password: the server is named by `describe_server`,
-and the text of a psycopg error is passed through `redact` before it is quoted.
+No message memkv writes holds a password: the server is named by `describe_server`;
+a connection string libpq cannot parse is described from a copy with its password
+masked (`parse_conninfo`); the text of a psycopg error is masked before it is quoted
+(`memkv.redaction`), and the psycopg error is chained as the cause
+only if its text (and its own causes') shows no password (`cause_to_chain`).
 """
 
 from __future__ import annotations
 
-from typing import Final
+import os
+from typing import Any, Final
 
 import psycopg
 from psycopg import conninfo as libpq_conninfo
 
-from memkv.errors import AccessDenied, BackendError, RetriesExhausted, ServerUnavailable
+from memkv.errors import (
+    AccessDenied,
+    BackendError,
+    RetriesExhausted,
+    ServerUnavailable,
+    StoreUnavailable,
+)
+from memkv.redaction import Secrets, has_unencoded_separator, mask_conninfo, secrets_of
 
 # SQLSTATE classes and codes (PostgreSQL manual, appendix A).
 SERIALIZATION_FAILURE: Final = "40001"
@@ -45,17 +56,67 @@ def describe_server(conninfo: str) -> str:
     return f"postgresql://{part('user', '?')}@{where}/{part('dbname', part('user', '?'))}"
 
 
-def password_of(conninfo: str) -> str | None:
+def parse_conninfo(conninfo: str) -> dict[str, Any]:
+    """The parts of a connection string, as libpq reads them.
+
+    Raises:
+        StoreUnavailable: libpq cannot parse ``conninfo``, or would read part of
+            a URL's password as its host (`has_unencoded_separator`). The message says why,
+            taken from parsing a copy with the password masked, so it never quotes
+            the password (nor a part of it); no psycopg error is chained.
+    """
+    masked = mask_conninfo(conninfo)
+    if has_unencoded_separator(conninfo):
+        raise StoreUnavailable(
+            f"not a PostgreSQL connection string ({masked}): the user part holds an "
+            "unencoded '@' or '/', so part of the password would be read as the host "
+            "(percent-encode them in the password: '@' as %40, '/' as %2F)"
+        )
     try:
-        value = libpq_conninfo.conninfo_to_dict(conninfo).get("password")
+        return libpq_conninfo.conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError:
-        return None
-    return str(value) if value else None
+        pass  # raised below, outside this handler: nothing to chain, even implicitly
+    try:
+        libpq_conninfo.conninfo_to_dict(masked)
+    except psycopg.ProgrammingError as exc:
+        detail = _first_line(Secrets(texts=secrets_of(conninfo)).mask(str(exc)))
+    else:  # the password alone is what libpq cannot read
+        detail = (
+            "the password cannot be read (in a URL, percent-encode '%' as %25, "
+            "'@' as %40, '/' as %2F, ':' as %3A)"
+        )
+    raise StoreUnavailable(f"not a PostgreSQL connection string ({masked}): {detail}")
 
 
-def redact(text: str, password: str | None) -> str:
-    """``text`` with every occurrence of ``password`` masked."""
-    return text.replace(password, "***") if password else text
+def secrets_to_mask(conninfo: str, params: dict[str, Any]) -> Secrets:
+    """What to mask in messages about the server of ``conninfo`` (whose parts libpq
+    reads as ``params``): its password as written, decoded and as libpq reads it, and
+    ``PGPASSWORD``; not inside its host, port, user or database names."""
+    texts = set(secrets_of(conninfo))
+    for password in (params.get("password"), os.environ.get("PGPASSWORD")):
+        if password:
+            texts.add(str(password))
+    keep = {
+        name
+        for part in ("host", "hostaddr", "port", "user", "dbname")
+        for name in str(params.get(part) or "").split(",")
+        if name
+    }
+    return Secrets(texts=frozenset(texts), keep=frozenset(keep))
+
+
+def cause_to_chain(error: BaseException, secrets: Secrets) -> BaseException | None:
+    """``error``, to chain as the cause of the memkv error raised for it, unless the
+    text of ``error`` or of the errors chained to it shows a password anywhere: then
+    ``None`` (``raise ... from None``: the traceback leaves it out)."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if secrets.shown_in(f"{link}\n{link!r}"):
+            return None
+        link = link.__cause__ or link.__context__
+    return error
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -69,9 +130,9 @@ def is_connection_error(error: BaseException) -> bool:
     return False
 
 
-def connect_error(server: str, error: psycopg.Error, password: str | None) -> Exception:
+def connect_error(server: str, error: psycopg.Error, secrets: Secrets) -> Exception:
     """The memkv error for a failed attempt to connect to ``server``."""
-    detail = _first_line(redact(str(error), password))
+    detail = _first_line(secrets.mask(str(error)))
     state = getattr(error, "sqlstate", None)
     if state in _ACCESS_DENIED or "authentication failed" in detail or "no password" in detail:
         return AccessDenied(f"{server} refused the connection: {detail}")
@@ -83,11 +144,9 @@ def connect_error(server: str, error: psycopg.Error, password: str | None) -> Ex
     return ServerUnavailable(f"cannot reach {server}: {detail}{hint}", code=state)
 
 
-def operation_error(
-    server: str, doing: str, error: psycopg.Error, password: str | None
-) -> Exception:
+def operation_error(server: str, doing: str, error: psycopg.Error, secrets: Secrets) -> Exception:
     """The memkv error for ``error``, raised while ``doing`` something on ``server``."""
-    detail = _first_line(redact(str(error), password))
+    detail = _first_line(secrets.mask(str(error)))
     state = getattr(error, "sqlstate", None)
     if is_connection_error(error):
         return ServerUnavailable(
@@ -100,9 +159,9 @@ def operation_error(
     return BackendError(f"{doing} on {server} failed: {detail} (SQLSTATE {state})", code=state)
 
 
-def commit_lost_error(server: str, error: psycopg.Error, password: str | None) -> Exception:
+def commit_lost_error(server: str, error: psycopg.Error, secrets: Secrets) -> Exception:
     """The memkv error for a connection lost while its ``COMMIT`` was in flight."""
-    detail = _first_line(redact(str(error), password))
+    detail = _first_line(secrets.mask(str(error)))
     return ServerUnavailable(
         f"the connection to {server} was lost while committing ({detail}): the "
         "transaction was committed whole or not at all, and this client cannot tell which",
