@@ -23,6 +23,7 @@ import lmdb
 from memkv.backends.base import Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.commit_id import LockFileCommitId
 from memkv.backends.lmdb.errors import engine_error, file_error, open_error
+from memkv.backends.lmdb.store_files import check_store_files
 from memkv.backends.lmdb.txn import LmdbReadTxn, LmdbWriteTxn, RetryWithLargerMap
 from memkv.errors import (
     MemkvError,
@@ -151,6 +152,7 @@ class Environment:
 
     def _open_engine(self) -> None:
         flags = self.durability.lmdb_flags()
+        check_store_files(self.path, readonly=self.readonly, lock=self.lock)
         try:
             env = lmdb.open(
                 str(self.path),
