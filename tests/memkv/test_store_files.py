@@ -5,13 +5,14 @@ the modes of the directories it creates. The cases that crashed the interpreter
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,95 @@ def test_missing_parent_directories_are_created_private_under_umask_000(tmp_path
         os.umask(previous)
     for directory in (tmp_path / "a", tmp_path / "a" / "b", path):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+# -- a full disk at open -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs, mounted for the test (root only), unmounted after it."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr!r}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Take every free block of ``disk``; the file that holds them."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while os.write(fd, b"\0" * PAGE):
+                pass
+    finally:
+        os.close(fd)
+    assert shutil.disk_usage(disk).free == 0
+    return filler
+
+
+def test_a_new_store_on_a_full_disk_is_storage_full(small_disk: Path) -> None:
+    """Before, LMDB's sparse lock file was written through its map and the open died
+    of SIGBUS (exit -7); now it is `StorageFull`, nothing is left behind, and the
+    store is created once there is room."""
+    filler = fill(small_disk)
+    path = small_disk / "store"
+    result = run_child("-c", OPEN_AND_COUNT, str(path), "readwrite")
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert "memkv.errors.StorageFull: cannot open the store at" in result.stderr
+    assert list(path.iterdir()) == []
+    filler.unlink()
+    result = run_child("-c", OPEN_AND_COUNT, str(path), "readwrite")
+    assert (result.returncode, result.stdout) == (0, "0 None\n"), result.stderr
+
+
+MANY_READERS = """
+import sys, threading, memkv
+with memkv.open(sys.argv[1], readonly=sys.argv[2] == "readonly") as mem:
+    together = threading.Barrier(100)
+    found = []
+    def read(view):
+        together.wait(timeout=30)  # 100 read transactions at once: 100 reader slots
+        return view.get("k1").content
+    threads = [
+        threading.Thread(target=lambda: found.append(mem.snapshot(read))) for _ in range(100)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(mem.count(), found.count("v"))
+"""
+
+
+def test_a_sparse_lock_file_on_a_full_disk_is_storage_full(small_disk: Path) -> None:
+    """A lock file with holes (as LMDB makes it, or as a copy leaves it) on a full
+    disk: readers taking a slot in a hole died of SIGBUS; now the open says the disk
+    is full, and reads again once there is room."""
+    path = small_disk / "store"
+    with memkv.open(path) as mem:
+        mem.store("k1", "v")
+    lock_file = path / "lock.mdb"
+    sparse = small_disk / "sparse"
+    subprocess.run(["cp", "--sparse=always", str(lock_file), str(sparse)], check=True)
+    sparse.replace(lock_file)
+    assert lock_file.stat().st_blocks * 512 < lock_file.stat().st_size
+    filler = fill(small_disk)
+    for mode in ("readonly", "readwrite"):
+        result = run_child("-c", MANY_READERS, str(path), mode)
+        assert result.returncode == 1, (mode, result.returncode, result.stderr)
+        assert f"the disk is full (no room for {lock_file})" in result.stderr
+    filler.unlink()
+    result = run_child("-c", MANY_READERS, str(path), "readonly")
+    assert (result.returncode, result.stdout) == (0, "1 100\n"), result.stderr
+    assert lock_file.stat().st_blocks * 512 >= lock_file.stat().st_size

@@ -14,6 +14,8 @@ the transaction id (u64).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import struct
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Final
 
-from memkv.errors import StoreUnavailable
+from memkv.errors import StorageFull, StoreUnavailable
 
 DATA_FILE: Final = "data.mdb"
 LOCK_FILE: Final = "lock.mdb"
@@ -32,12 +34,14 @@ _META: Final = struct.Struct("<II8x8xI44x48xQQ")  # magic, version, page size, l
 _META_OFFSET: Final = 16  # the page header before the meta
 _MIN_PAGE_SIZE: Final = 512
 _MAX_PAGE_SIZE: Final = 1 << 16
+_LOCK_HEADER: Final = 192
+_READER_SLOT: Final = 64
 # A process creating a store writes lock.mdb, then data.mdb empty, then its two meta
 # pages: an empty data file next to a lock file may be a creation under way.
 _CREATION_WAIT_SECONDS: Final = 2.0
 
 
-def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> None:
+def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> bool:
     """Refuse, before LMDB maps anything, a store whose files it must not open.
 
     - ``data.mdb`` or ``lock.mdb`` is a symlink (LMDB would write where it points);
@@ -50,7 +54,8 @@ def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> None:
     - ``data.mdb`` is shorter than the pages its meta pages claim, or its first page
       is not an LMDB meta page.
 
-    A directory with neither file is a new store: nothing to check.
+    A directory with neither file is a new store: nothing to check, and ``True``
+    is returned (else ``False``).
 
     Raises:
         StoreUnavailable: one of the above, naming the path and why.
@@ -64,13 +69,74 @@ def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> None:
     while True:
         size = _size(data)
         if size is None and not _exists(lock_file):
-            return  # a new store
+            if readonly:  # LMDB would create a lock file before it finds no data file
+                raise StoreUnavailable(f"no store at {directory} (and readonly=True creates none)")
+            return True  # a new store
         if size is not None and size > 0:
             break
         if time.monotonic() >= deadline:
             raise _started_afresh(directory, data, lock_file, missing=size is None)
         time.sleep(0.01)
     _check_length(data, size)
+    return False
+
+
+def allocate_lock_file(directory: Path, *, max_readers: int) -> bool:
+    """Give ``lock.mdb`` all its disk blocks before LMDB maps it: LMDB makes it a
+    sparse file and writes through its map, so on a full disk the first write to a
+    hole (at open, or when a reader takes a slot) kills the process with SIGBUS.
+    A missing lock file is created (mode 0600) at the size LMDB gives it for
+    ``max_readers``; an existing one has its holes filled, its content unchanged.
+    ``True`` if this call created the file.
+
+    Call it only while this process has no LMDB environment open on ``directory``:
+    closing a descriptor of ``lock.mdb`` drops the process's POSIX locks on it (see
+    `memkv.backends.lmdb.commit_id`). A file it cannot open or create (a read-only
+    open of another user's store, say) is left to LMDB to report.
+
+    Raises:
+        StorageFull: the disk has no room for it (a file this call created is
+            removed again).
+    """
+    path = directory / LOCK_FILE
+    created = False
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+            )
+            created = True
+        except OSError:
+            return False  # created meanwhile by another process, or not creatable here
+    except OSError:
+        return False
+    try:
+        size = os.fstat(fd).st_size if not created else _lock_file_size(max_readers)
+        if size:
+            os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return created  # a file system without fallocate: LMDB goes on as before
+        if created:
+            os.close(fd)
+            fd = -1
+            path.unlink(missing_ok=True)
+        raise StorageFull(
+            f"cannot open the store at {directory}: the disk is full (no room for {path})"
+        ) from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return created
+
+
+def _lock_file_size(max_readers: int) -> int:
+    """The size LMDB 0.9 gives ``lock.mdb`` on 64-bit Linux: a header of three
+    cache lines (the first holding one reader slot), then a cache line per other
+    reader slot."""
+    return _LOCK_HEADER + (max_readers - 1) * _READER_SLOT
 
 
 def _check_file(file: Path, *, readonly: bool) -> None:
@@ -160,6 +226,18 @@ def _short(data: Path, size: int, what: str) -> StoreUnavailable:
         f"{data} is damaged: it is {size} bytes long, shorter than {what} "
         "(truncated?); memkv refuses to map it. Restore the store from a backup"
     )
+
+
+def remove_failed_creation(directory: Path) -> None:
+    """After LMDB failed to create a new store in ``directory`` for want of disk
+    space: remove what it left (an empty ``data.mdb``, ``lock.mdb``), so that the
+    store can be created once there is room, instead of being refused as a store
+    that existed (`check_store_files`). Anything else is left alone."""
+    data = directory / DATA_FILE
+    with contextlib.suppress(OSError):
+        if not data.exists() or data.stat().st_size == 0:
+            data.unlink(missing_ok=True)
+            (directory / LOCK_FILE).unlink(missing_ok=True)
 
 
 def _size(file: Path) -> int | None:
