@@ -114,7 +114,7 @@ def allocate_lock_file(directory: Path, *, max_readers: int) -> bool:
         return False
     try:
         size = os.fstat(fd).st_size if not created else _lock_file_size(max_readers)
-        if size:
+        if size and hasattr(os, "posix_fallocate"):  # not on macOS
             os.posix_fallocate(fd, 0, size)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
