@@ -264,14 +264,17 @@ def compact(path: Path) -> tuple[int, int]:
 
 
 def _prepare_directory(path: Path, *, readonly: bool) -> Path:
-    """Create the store directory private to its owner (0700) if absent."""
+    """Create the store directory private to its owner (0700) if absent, and any
+    missing parent directories as well (0700 too, whatever the umask)."""
     try:
         if path.exists() and not path.is_dir():
             raise StoreUnavailable(f"{path} is not a directory; a memkv store is a directory")
         if not path.exists():
             if readonly:
                 raise StoreUnavailable(f"no store at {path} (and readonly=True creates none)")
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)  # another process may race us
+            missing = [path, *(p for p in path.parents if not p.exists())]
+            for directory in reversed(missing):  # the outermost first
+                directory.mkdir(mode=0o700, exist_ok=True)  # another process may race us
         return path.resolve()
     except OSError as exc:
         raise StoreUnavailable(f"cannot create or open the store directory {path}: {exc}") from exc

@@ -23,6 +23,11 @@ import lmdb
 from memkv.backends.base import Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.commit_id import LockFileCommitId
 from memkv.backends.lmdb.errors import engine_error, file_error, open_error
+from memkv.backends.lmdb.store_files import (
+    allocate_lock_file,
+    check_store_files,
+    remove_failed_creation,
+)
 from memkv.backends.lmdb.txn import LmdbReadTxn, LmdbWriteTxn, RetryWithLargerMap
 from memkv.errors import (
     MemkvError,
@@ -151,6 +156,9 @@ class Environment:
 
     def _open_engine(self) -> None:
         flags = self.durability.lmdb_flags()
+        new = check_store_files(self.path, readonly=self.readonly, lock=self.lock)
+        if self.lock:
+            allocate_lock_file(self.path, max_readers=_MAX_READERS)
         try:
             env = lmdb.open(
                 str(self.path),
@@ -166,7 +174,10 @@ class Environment:
                 **flags,
             )
         except lmdb.Error as exc:
-            raise open_error(self.path, exc, readonly=self.readonly, lock=self.lock) from exc
+            error = open_error(self.path, exc, readonly=self.readonly, lock=self.lock)
+            if new and isinstance(error, StorageFull):
+                remove_failed_creation(self.path)
+            raise error from exc
         try:
             dbs = self._open_databases(env)
             self._dbs.clear()  # in place: `point_reader` closures hold this dict
