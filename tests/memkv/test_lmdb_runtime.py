@@ -166,3 +166,29 @@ def test_a_full_filesystem_is_storage_full_and_writes_resume_once_freed(
         mem.store("after", "stored")
         assert mem.count() == stored + 2
         assert mem.verify() == []
+
+
+def test_dead_readers_on_every_slot_do_not_lock_new_processes_out(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:  # a live holder, idle: LMDB keeps its lock file as is
+        mem.store("k", "before")
+        _kill_a_reader_holding_every_slot(path)
+        stored = run_worker("store", str(path), "k2", '"stored"', env=child_env())
+        assert stored.returncode == 0, stored.stderr  # MDB_READERS_FULL before
+        dumped = run_worker("dump", str(path), env=child_env())
+        assert dumped.returncode == 0, dumped.stderr
+        assert '"k2"' in dumped.stdout
+
+
+def test_the_slots_of_a_live_reader_are_never_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with memkv.open(path) as mem:
+        mem.store("k", "before")
+        with _worker("hold-reader-slots", str(path), first_line="holding 256"):
+            refused = run_worker("dump", str(path), env=child_env())
+            assert refused.returncode != 0
+            assert "MDB_READERS_FULL" in refused.stderr
+            assert "memkv.errors.BackendError" in refused.stderr
+        dumped = run_worker("dump", str(path), env=child_env())  # the reader is gone now
+        assert dumped.returncode == 0, dumped.stderr
+        assert '"before"' in dumped.stdout

@@ -23,6 +23,7 @@ import lmdb
 from memkv.backends.base import Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.commit_id import LockFileCommitId
 from memkv.backends.lmdb.errors import engine_error, file_error, open_error, write_error
+from memkv.backends.lmdb.reader_table import reap_dead_readers
 from memkv.backends.lmdb.txn import LmdbReadTxn, LmdbWriteTxn, RetryWithLargerMap
 from memkv.errors import (
     MemkvError,
@@ -161,7 +162,8 @@ class Environment:
     def _open_engine(self) -> None:
         """Open the environment and its tables. Another process may grow the map
         meanwhile (LMDB's MDB_MAP_RESIZED): the open then adopts the new size and
-        tries again, up to `_OPEN_ATTEMPTS` times."""
+        tries again, up to `_OPEN_ATTEMPTS` times. Every reader slot taken by dead
+        processes (MDB_READERS_FULL) is cleared, and the open tried again."""
         for attempt in range(1, _OPEN_ATTEMPTS + 1):
             try:
                 env = self._open_environment()
@@ -169,11 +171,20 @@ class Environment:
                 if attempt == _OPEN_ATTEMPTS:
                     raise engine_error(f"cannot open the store at {self.path}", exc) from exc
                 continue
+            except lmdb.ReadersFullError as exc:  # py-lmdb takes a slot while it opens
+                reaped = reap_dead_readers(self.path) if attempt < _OPEN_ATTEMPTS else 0
+                if not reaped:
+                    raise open_error(
+                        self.path, exc, readonly=self.readonly, lock=self.lock
+                    ) from exc
+                self.reaped_readers += reaped
+                continue
             try:
+                # Before the tables are opened, which takes a slot in a read-only open.
+                self.reaped_readers += env.reader_check()
                 dbs = self._open_databases_adopting_map_size(env)
                 self._dbs.clear()  # in place: `point_reader` closures hold this dict
                 self._dbs.update(dbs)
-                self.reaped_readers += env.reader_check()
             except BaseException:
                 env.close()
                 raise
@@ -188,6 +199,7 @@ class Environment:
 
         Raises:
             lmdb.MapResizedError: another process grew the map meanwhile.
+            lmdb.ReadersFullError: every reader slot is taken (LMDB reads while opening).
             StoreUnavailable, BackendError: see `open_error`.
         """
         try:
@@ -204,7 +216,7 @@ class Environment:
                 lib_version=LIB_VERSION,
                 **self.durability.lmdb_flags(),
             )
-        except lmdb.MapResizedError:
+        except (lmdb.MapResizedError, lmdb.ReadersFullError):
             raise
         except lmdb.Error as exc:
             raise open_error(self.path, exc, readonly=self.readonly, lock=self.lock) from exc
