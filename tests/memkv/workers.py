@@ -6,6 +6,7 @@ so that a parent that kills it knows exactly what was acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import random
@@ -139,6 +140,55 @@ def grow(path: str, megabytes: str) -> None:
         for mb in range(int(megabytes)):
             store_megabyte(mem, mb, blob)
         say("map", mem.backend.stats()["map_size"])
+
+
+def grow_forever(path: str) -> None:
+    """Store 50 kB entries forever (until killed) on a 1 MiB map, so that the map
+    keeps growing while other processes open the store."""
+    with memkv.open(path, map_size=1 << 20, durability="unsynced") as mem:
+        blob = "x" * 50_000
+        for n in itertools.count():
+            mem.store(f"grown/{n % 1000:04d}", blob)
+            if n == 0:
+                say("ready")
+
+
+def hold_reader_slots(path: str) -> None:
+    """Take every reader slot of the store (LMDB's own read transactions, one slot
+    each) and wait holding them (to be killed there); print how many."""
+    import lmdb
+
+    env = lmdb.open(path, max_dbs=3, max_readers=256, lib_version=0)
+    txns = []
+    with contextlib.suppress(lmdb.ReadersFullError):
+        while True:
+            txns.append(env.begin())
+    say("holding", len(txns))
+    sys.stdin.readline()
+
+
+def fill_to_file_size_limit(path: str) -> None:
+    """Under a file size limit (RLIMIT_FSIZE) just above the store's data file, store
+    200 kB entries until the store refuses; print what was refused and what was
+    read; then lift the limit (space freed) and store again."""
+    import resource
+
+    with memkv.open(path, map_size=1 << 20) as mem:
+        mem.store("before", "kept")
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        limit = (Path(path) / "data.mdb").stat().st_size + 3 * 200_000 + 50_000
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+        try:
+            for n in range(50):
+                mem.store(f"big/{n}", "y" * 200_000)
+        except memkv.MemkvError as exc:
+            say("refused", type(exc).__name__, exc)
+        before = mem.get("before")
+        say("read", before and before.content, mem.count())
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        mem.store("after", "stored")
+        after = mem.get("after")
+        say("stored", after and after.content)
 
 
 def store_megabyte(mem: memkv.Memory, mb: int, blob: bytes) -> None:
@@ -276,6 +326,9 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "hold-reader": hold_reader,
     "hold-open": hold_open,
     "grow": grow,
+    "grow-forever": grow_forever,
+    "hold-reader-slots": hold_reader_slots,
+    "fill-to-file-size-limit": fill_to_file_size_limit,
     "stores": stores,
 }
 

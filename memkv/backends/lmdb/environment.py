@@ -22,7 +22,8 @@ import lmdb
 
 from memkv.backends.base import Outcome, ReadTxn, T, Table, WriteTxn
 from memkv.backends.lmdb.commit_id import LockFileCommitId
-from memkv.backends.lmdb.errors import engine_error, file_error, open_error
+from memkv.backends.lmdb.errors import engine_error, file_error, open_error, write_error
+from memkv.backends.lmdb.reader_table import reap_dead_readers
 from memkv.backends.lmdb.store_files import (
     allocate_lock_file,
     check_store_files,
@@ -49,6 +50,13 @@ LIB_VERSION: Final = 0
 _MIN_MAP_SIZE: Final = 1 << 20  # LMDB needs a few pages for its named databases
 _MAX_READERS: Final = 256  # reader slots: one per concurrent read transaction, all processes
 _FORK_WAIT_SECONDS: Final = 5.0
+_OPEN_ATTEMPTS: Final = 100  # opens that find the map grown by another process meanwhile
+# Stale reader slots (of processes that died in a read) are cleared at open, and then
+# by a writing process every so many commits or seconds, whichever comes first: each
+# pins the pages of its snapshot, so that the file grows instead of reusing them, and
+# their slots lock new processes out.
+_REAP_INTERVAL_SECONDS: Final = 1.0
+_REAP_INTERVAL_WRITES: Final = 64
 
 _abandoned: list[object] = []  # environments closed while a read was stuck in them
 
@@ -146,6 +154,8 @@ class Environment:
         self._flushed_through = 0  # every commit up to this id is known flushed
         self._inflight = InFlight()  # reads and flushes, held back by a fork or close
         self._remaps = 0
+        self._next_reap = 0.0  # a writer clears stale reader slots at this time,
+        self._writes_until_reap = _REAP_INTERVAL_WRITES  # or after so many writes
         self._unusable_reason: str | None = None
         self._env: lmdb.Environment | None = None
         self._dbs: dict[Table, Any] = {}
@@ -155,12 +165,55 @@ class Environment:
     # -- opening ---------------------------------------------------------------
 
     def _open_engine(self) -> None:
-        flags = self.durability.lmdb_flags()
+        """Open the environment and its tables. Another process may grow the map
+        meanwhile (LMDB's MDB_MAP_RESIZED): the open then adopts the new size and
+        tries again, up to `_OPEN_ATTEMPTS` times. Every reader slot taken by dead
+        processes (MDB_READERS_FULL) is cleared, and the open tried again. The store's
+        files are checked first (`memkv.backends.lmdb.store_files`)."""
         new = check_store_files(self.path, readonly=self.readonly, lock=self.lock)
         if self.lock:
             allocate_lock_file(self.path, max_readers=_MAX_READERS)
+        for attempt in range(1, _OPEN_ATTEMPTS + 1):
+            try:
+                env = self._open_environment(new=new)
+            except lmdb.MapResizedError as exc:  # the map grew between open and first read
+                if attempt == _OPEN_ATTEMPTS:
+                    raise engine_error(f"cannot open the store at {self.path}", exc) from exc
+                continue
+            except lmdb.ReadersFullError as exc:  # py-lmdb takes a slot while it opens
+                reaped = reap_dead_readers(self.path) if attempt < _OPEN_ATTEMPTS else 0
+                if not reaped:
+                    raise open_error(
+                        self.path, exc, readonly=self.readonly, lock=self.lock
+                    ) from exc
+                self.reaped_readers += reaped
+                continue
+            try:
+                # Before the tables are opened, which takes a slot in a read-only open.
+                self.reaped_readers += env.reader_check()
+                dbs = self._open_databases_adopting_map_size(env)
+                self._dbs.clear()  # in place: `point_reader` closures hold this dict
+                self._dbs.update(dbs)
+            except BaseException:
+                env.close()
+                raise
+            self._env = env
+            self._next_reap = time.monotonic() + _REAP_INTERVAL_SECONDS
+            break
+        if self.lock and not self._lock_file.opened:  # without the lock, it may be stale
+            self._lock_file.map_file(self._last_txnid_slow)
+
+    def _open_environment(self, *, new: bool) -> lmdb.Environment:
+        """`lmdb.open` with memkv's settings (``new``: it creates the store, whose
+        files are removed if the disk is too full for them).
+
+        Raises:
+            lmdb.MapResizedError: another process grew the map meanwhile.
+            lmdb.ReadersFullError: every reader slot is taken (LMDB reads while opening).
+            StoreUnavailable, BackendError: see `open_error`.
+        """
         try:
-            env = lmdb.open(
+            return lmdb.open(
                 str(self.path),
                 map_size=self._initial_map_size,
                 subdir=True,
@@ -171,26 +224,41 @@ class Environment:
                 create=not self.readonly,
                 lock=self.lock,
                 lib_version=LIB_VERSION,
-                **flags,
+                **self.durability.lmdb_flags(),
             )
+        except (lmdb.MapResizedError, lmdb.ReadersFullError):
+            raise
         except lmdb.Error as exc:
             error = open_error(self.path, exc, readonly=self.readonly, lock=self.lock)
             if new and isinstance(error, StorageFull):
                 remove_failed_creation(self.path)
             raise error from exc
-        try:
-            dbs = self._open_databases(env)
-            self._dbs.clear()  # in place: `point_reader` closures hold this dict
-            self._dbs.update(dbs)
-            self.reaped_readers += env.reader_check()
-        except BaseException:
-            env.close()
-            raise
-        self._env = env
-        if self.lock and not self._lock_file.opened:  # without the lock, it may be stale
-            self._lock_file.map_file(self._last_txnid_slow)
+
+    def _open_databases_adopting_map_size(self, env: lmdb.Environment) -> dict[Table, Any]:
+        """`_open_databases`, taking the map size of the file whenever another
+        process grew it meanwhile (up to `_OPEN_ATTEMPTS` times)."""
+        for attempt in range(1, _OPEN_ATTEMPTS + 1):
+            try:
+                return self._open_databases(env)
+            except lmdb.MapResizedError as exc:
+                if attempt == _OPEN_ATTEMPTS:
+                    raise engine_error(f"cannot open the tables of {self.path}", exc) from exc
+                try:
+                    env.set_mapsize(0)  # 0: the size the other process set
+                except lmdb.Error as resize_exc:
+                    raise engine_error(
+                        f"cannot resize the map of {self.path}", resize_exc
+                    ) from resize_exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _open_databases(self, env: lmdb.Environment) -> dict[Table, Any]:
+        """The tables of ``env``, created (with the format record) in a new store.
+
+        Raises:
+            lmdb.MapResizedError: another process grew the map meanwhile.
+            StoreUnavailable: not a memkv store, or another format.
+            BackendError: LMDB failed.
+        """
         try:
             if self.readonly:
                 # Opened without a transaction: handles opened in a read transaction
@@ -213,6 +281,8 @@ class Environment:
                         found = FORMAT
         except lmdb.NotFoundError as exc:
             raise StoreUnavailable(f"{self.path} is not a memkv store (no memkv tables)") from exc
+        except lmdb.MapResizedError:
+            raise
         except lmdb.Error as exc:
             raise engine_error(f"cannot open the tables of {self.path}", exc) from exc
         if found != FORMAT:
@@ -316,6 +386,9 @@ class Environment:
     def _write_group_locked(
         self, fns: list[Callable[[WriteTxn], Any]]
     ) -> tuple[list[Outcome], int]:
+        self._writes_until_reap -= 1
+        if self._writes_until_reap <= 0 or time.monotonic() >= self._next_reap:
+            self.reap_stale_readers()
         savepoints = False  # first try: all in the transaction itself, the cheap way
         while True:
             env = self._live_env()
@@ -336,7 +409,7 @@ class Environment:
             except lmdb.MapResizedError:
                 self._set_map_size(0)
             except lmdb.Error as exc:
-                raise engine_error(f"write to {self.path} failed", exc) from exc
+                raise write_error(self.path, f"write to {self.path} failed", exc) from exc
 
     def _run_together(
         self, txn: lmdb.Transaction[bytes], fns: list[Callable[[WriteTxn], Any]]
@@ -379,7 +452,7 @@ class Environment:
 
     def _function_error(self, exc: Exception) -> Exception:
         if isinstance(exc, lmdb.Error):
-            return engine_error(f"write to {self.path} failed", exc)
+            return write_error(self.path, f"write to {self.path} failed", exc)
         return exc
 
     def flush(self, txn_id: int) -> None:
@@ -510,10 +583,19 @@ class Environment:
     # -- figures ---------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        env = self._live_env()
+        while True:
+            env = self._live_env()
+            try:
+                with env.begin() as txn:
+                    records = {
+                        t.name.lower(): txn.stat(db)["entries"] for t, db in self._dbs.items()
+                    }
+                break
+            except lmdb.MapResizedError:  # another process grew the map
+                self._adopt_map_size()
+            except lmdb.Error as exc:
+                raise engine_error(f"cannot read the figures of {self.path}", exc) from exc
         info = env.info()
-        with env.begin() as txn:
-            records = {t.name.lower(): txn.stat(db)["entries"] for t, db in self._dbs.items()}
         files = [self.path / "data.mdb", self.path / "lock.mdb"]
         return {
             "backend": "lmdb",
@@ -532,7 +614,10 @@ class Environment:
         }
 
     def reap_stale_readers(self) -> int:
-        """Clear the reader slots of dead processes (they pin old pages); the count."""
+        """Clear the reader slots of dead processes (they pin old pages); the count.
+        Writers call it at most every `_REAP_INTERVAL_SECONDS` by themselves."""
+        self._next_reap = time.monotonic() + _REAP_INTERVAL_SECONDS
+        self._writes_until_reap = _REAP_INTERVAL_WRITES
         try:
             reaped = int(self._live_env().reader_check())
         except lmdb.Error as exc:
