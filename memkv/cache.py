@@ -41,7 +41,16 @@ from typing import Any, Final, NoReturn, Protocol
 import cachetools
 
 from memkv.clock import SYSTEM_CLOCK, Now
-from memkv.entry import MemoryEntry, convert_content, decode_entry, decode_record, entry_decoder
+from memkv.entry import (
+    CHECKED,
+    RESIDUE,
+    MemoryEntry,
+    convert_content,
+    crc32c,
+    decode_entry,
+    decode_unchecked,
+    entry_decoder,
+)
 from memkv.errors import StoreClosed
 from memkv.keys import encode_key
 
@@ -167,12 +176,12 @@ class ReadCache:
         if record is None:
             entry = None
         elif type is None:
-            try:  # `decode_entry` in one C call: this is the path of every cold read
-                entry = decode_record(record)
+            try:  # `decode_entry` in two C calls: this is the path of every cold read
+                entry = decode_unchecked(record)
             except ValueError:
                 entry = decode_entry(key, record)  # raises CorruptRecord, naming the key
-            if entry.key != key:
-                decode_entry(key, record)  # raises CorruptRecord: another key's record
+            if (crc32c(record) != RESIDUE and record[:1] == CHECKED) or entry.key != key:
+                decode_entry(key, record)  # raises CorruptRecord: altered, or another key's
         else:
             entry = decode_entry(key, record, type)
         if current == self.stamp and key not in self.doorkeeper:
