@@ -41,7 +41,16 @@ from typing import Any, Final, NoReturn, Protocol
 import cachetools
 
 from memkv.clock import SYSTEM_CLOCK, Now
-from memkv.entry import MemoryEntry, convert_content, decode_entry, decode_record, entry_decoder
+from memkv.entry import (
+    CHECKED,
+    RESIDUE,
+    MemoryEntry,
+    convert_content,
+    crc32c,
+    decode_entry,
+    decode_unchecked,
+    entry_decoder,
+)
 from memkv.errors import StoreClosed
 from memkv.keys import encode_key
 
@@ -154,32 +163,31 @@ class ReadCache:
                 if cached.__class__ is MemoryEntry and type is None and cached.expires_at is None:
                     return cached
                 return _unexpired(_served(key, cached, type), self._now)
-        return _unexpired(self._read(key, type, current), self._now)
-
-    def _read(self, key: str, type: Any, current: int) -> MemoryEntry[Any] | None:  # noqa: A002
-        """`get` from the store, as of commit ``current`` or later, offered to the cache."""
+        # A miss: read from the store, as of commit ``current`` or later, and offer
+        # what was read to the cache (inline, not a method: every cold read takes it).
         raw_key = encode_key(key)
         if type is not None:
             entry_decoder(type)
         # The snapshot read below is at least `current`: labelling what it returns
         # with `current` is safe (the cache only ever serves at stamp == commit id).
         record = self._read_record(raw_key)
-        if record is None:
-            entry = None
-        elif type is None:
-            try:  # `decode_entry` in one C call: this is the path of every cold read
-                entry = decode_record(record)
+        if record is None or type is not None:
+            entry = None if record is None else decode_entry(key, record, type)
+        else:
+            try:  # `decode_entry` in two C calls: this is the path of every cold read
+                entry = decode_unchecked(record)
             except ValueError:
                 entry = decode_entry(key, record)  # raises CorruptRecord, naming the key
-            if entry.key != key:
-                decode_entry(key, record)  # raises CorruptRecord: another key's record
-        else:
-            entry = decode_entry(key, record, type)
-        if current == self.stamp and key not in self.doorkeeper:
-            self.doorkeeper.add(key)  # a first miss, the usual case: see `fill`
+            if (crc32c(record) != RESIDUE and record[:1] == CHECKED) or entry.key != key:
+                decode_entry(key, record)  # raises CorruptRecord: altered, or another key's
+        doorkeeper = self.doorkeeper
+        if current == self.stamp and key not in doorkeeper:
+            doorkeeper.add(key)  # a first miss, the usual case: see `fill`
         else:
             self.fill(key, entry if type is None else None, record, current)
-        return entry
+        if entry is None or entry.expires_at is None:  # `_unexpired`, less a call
+            return entry
+        return _unexpired(entry, self._now)
 
     def fill(
         self, key: str, entry: MemoryEntry[Any] | None, record: bytes | None, snapshot_id: int

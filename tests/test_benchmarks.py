@@ -91,3 +91,15 @@ def test_bench_purge_quick(tmp_path: Path) -> None:
         assert run["verify"] == []
         assert run["transactions"] >= run["purged"] // run["batch"]
         assert 0 < run["work_ms"]["p50"] <= run["work_ms"]["max"] <= run["transaction_ms"]["max"]
+
+
+def test_bench_checksum_quick(tmp_path: Path) -> None:
+    """Quick mode compares the tree with itself (a real run takes ``--before DIR``)."""
+    results = run_quick("bench_checksum.py", tmp_path)
+    figures = json.loads((results / "checksum.json").read_text())
+    assert set(figures["measures"]) == {"get, random keys (cold cache)", "durable single store"}
+    for measure in figures["measures"].values():
+        assert measure["before"] > 0
+        assert measure["after"] > 0
+        assert measure["change"] == measure["after"] / measure["before"] - 1
+    assert "| get, random keys (cold cache) |" in (results / "checksum.md").read_text()
