@@ -39,6 +39,7 @@ _READER_SLOT: Final = 64
 # A process creating a store writes lock.mdb, then data.mdb empty, then its two meta
 # pages: an empty data file next to a lock file may be a creation under way.
 _CREATION_WAIT_SECONDS: Final = 2.0
+_LENGTH_CHECKS: Final = 5  # looks at a data file found shorter than it claims, 10 ms apart
 
 
 def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> bool:
@@ -77,7 +78,7 @@ def check_store_files(directory: Path, *, readonly: bool, lock: bool) -> bool:
         if time.monotonic() >= deadline:
             raise _started_afresh(directory, data, lock_file, missing=size is None)
         time.sleep(0.01)
-    _check_length(data, size)
+    _check_length(data)
     return False
 
 
@@ -176,14 +177,28 @@ def _check_directory(directory: Path) -> None:
         )
 
 
-def _check_length(data: Path, size: int) -> None:
-    """Refuse ``data`` (``size`` bytes) if it is shorter than the pages its meta
-    pages claim: LMDB would map past its end, and die of SIGBUS reading there."""
+def _check_length(data: Path) -> None:
+    """Refuse ``data`` if it is shorter than the pages its meta pages claim: LMDB would
+    map past its end, and die of SIGBUS reading there. The file's size is taken after
+    its meta pages are read (a writer in another process extends the file before it
+    writes a meta page naming the new pages), and a file found short is looked at
+    again a few times before it is refused, in case such a writer is under way."""
+    for attempt in range(_LENGTH_CHECKS):
+        size, needed, claim = _length_and_claim(data)
+        if size >= needed:
+            return
+        if attempt + 1 < _LENGTH_CHECKS:
+            time.sleep(0.01)
+    raise _short(data, size, claim)
+
+
+def _length_and_claim(data: Path) -> tuple[int, int, str]:
+    """The size of ``data``, the size its meta pages claim, and that claim in words."""
     try:
         with open(data, "rb") as file:
             first = file.read(_META_OFFSET + _META.size)
             if len(first) < _META_OFFSET + _META.size:
-                raise _short(data, size, "its first meta page")
+                return len(first), _META_OFFSET + _META.size, "its first meta page"
             magic, version, page_size, last_page, _ = _META.unpack_from(first, _META_OFFSET)
             if magic != _META_MAGIC or version != _DATA_VERSION:
                 raise StoreUnavailable(
@@ -196,18 +211,16 @@ def _check_length(data: Path, size: int) -> None:
                 )
             file.seek(page_size)
             second = file.read(_META_OFFSET + _META.size)
+            size = os.fstat(file.fileno()).st_size
     except OSError as exc:
         raise StoreUnavailable(f"cannot read {data}: {exc.strerror or exc}") from exc
     if len(second) < _META_OFFSET + _META.size:
-        raise _short(data, size, "its second meta page")
+        return size, page_size + _META_OFFSET + _META.size, "its second meta page"
     magic, version, _, second_last, _ = _META.unpack_from(second, _META_OFFSET)
     if magic == _META_MAGIC and version == _DATA_VERSION:
         last_page = max(last_page, second_last)
-    needed = (last_page + 1) * page_size
-    if size < needed:
-        raise _short(
-            data, size, f"the {last_page + 1} pages of {page_size} bytes its meta page claims"
-        )
+    claim = f"the {last_page + 1} pages of {page_size} bytes its meta page claims"
+    return size, (last_page + 1) * page_size, claim
 
 
 def _started_afresh(
