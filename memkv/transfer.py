@@ -200,13 +200,16 @@ def _printable(chunk: bytes) -> bytes:
     text = chunk.decode("utf-8")
     if text.replace("\n", " ").isprintable():
         return chunk
-    return "\n".join(_escaped(line) for line in text.split("\n")).encode("utf-8")
+    return "\n".join(json_printable(line) for line in text.split("\n")).encode("utf-8")
 
 
-def _escaped(line: str) -> str:
-    if line.isprintable():
-        return line
-    return "".join(char if char.isprintable() else _json_escape(ord(char)) for char in line)
+def json_printable(text: str) -> str:
+    """JSON ``text`` with every character that is not printable (control, format,
+    separator characters: what a terminal would obey) written as a ``\\uXXXX`` escape,
+    which JSON reads back as the same character."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _json_escape(ord(char)) for char in text)
 
 
 def _json_escape(code: int) -> str:

@@ -19,6 +19,7 @@ import msgspec
 import memkv
 from memkv.keys import packed_parts, render_key
 from memkv.redaction import mask_conninfo
+from memkv.transfer import json_printable
 
 _json: Final = msgspec.json.Encoder()
 _NAMED_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -87,17 +88,7 @@ def entry_record(entry: memkv.MemoryEntry[Any]) -> dict[str, Any]:
 def json_text(value: Any) -> str:
     """``value`` as one line of JSON, with the characters of `escape` escaped as
     ``\\uXXXX`` (the encoder escapes only those below U+0020)."""
-    text = _json.encode(value).decode()
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _json_escape(ord(char)) for char in text)
-
-
-def _json_escape(code: int) -> str:
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    code -= 0x10000  # a UTF-16 surrogate pair, as JSON writes characters beyond U+FFFF
-    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return json_printable(_json.encode(value).decode())
 
 
 def when(timestamp: datetime) -> str:
