@@ -1,3 +1,5 @@
 """LangGraph on memkv (the ``memkv[langgraph]`` extra): the long-term store
 (`MemkvStore`, `AsyncMemkvStore`), the checkpointer and the node cache, each over
 any `memkv.Memory`. The memkv core never imports this package."""
+
+from memkv.langgraph.node_cache import MemkvCache as MemkvCache
