@@ -246,6 +246,12 @@ class Reader(ReadOperations):
     def _snapshot(self) -> ReadTxn:
         return self._txn
 
+    @property
+    def now(self) -> datetime:
+        """The moment this view reads at: what has expired by then is absent. In a
+        `Transaction`, also the ``timestamp`` of every entry it writes."""
+        return self._moment()
+
     def _moment(self) -> datetime:
         """The moment this view reads at."""
         now = self._now

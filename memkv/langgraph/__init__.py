@@ -1,3 +1,8 @@
 """LangGraph on memkv (the ``memkv[langgraph]`` extra): the long-term store
 (`MemkvStore`, `AsyncMemkvStore`), the checkpointer and the node cache, each over
 any `memkv.Memory`. The memkv core never imports this package."""
+
+from memkv.langgraph.items import CATEGORY
+from memkv.langgraph.store import AsyncMemkvStore, MemkvStore
+
+__all__ = ["CATEGORY", "AsyncMemkvStore", "MemkvStore"]
