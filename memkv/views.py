@@ -252,6 +252,12 @@ class Reader(ReadOperations):
         `Transaction`, also the ``timestamp`` of every entry it writes."""
         return self._moment()
 
+    def next_expiry(self) -> datetime | None:
+        """When the next entry of this view's space expires: the first expiry time
+        after the moment the view reads at (``None``: no entry has a time to live).
+        Until then, nothing this view's space shows changes but by a write."""
+        return expiry.next_expiry(self._snapshot(), self._space, self._moment())
+
     def _moment(self) -> datetime:
         """The moment this view reads at."""
         now = self._now
