@@ -16,8 +16,10 @@ written in the same transaction as the item and expiring with it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,7 +27,7 @@ import msgspec
 from langgraph.store.base import InvalidNamespaceError, MatchCondition
 
 from memkv.errors import InvalidArgument, InvalidKey
-from memkv.keys import KeyPart, pack, packed_end, unpack
+from memkv.keys import KeyPart, encode_key, pack, packed_end, unpack
 
 CATEGORY: Final = "langgraph"
 """The category of the items of a `MemkvStore` unless it is given another."""
@@ -74,9 +76,22 @@ def item_key(namespace: Namespace, key: str) -> str:
     """The memkv key of the item ``key`` in ``namespace``.
 
     Raises:
-        InvalidKey: longer than a memkv key can be (256 UTF-8 bytes packed).
+        InvalidNamespaceError: a label that is not a ``str``.
+        InvalidKey: ``key`` is not a ``str``, or the packed key is longer than a memkv
+            key can be (256 UTF-8 bytes).
     """
-    return pack((*namespace, _NAMESPACE_END, key))
+    if namespace.__class__ is tuple:  # cached for the tuples LangGraph passes
+        with contextlib.suppress(TypeError):  # an unhashable label: checked below
+            return _item_key(namespace, key)
+    return _item_key.__wrapped__(check_namespace(namespace), key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _item_key(namespace: Namespace, key: str) -> str:
+    check_namespace(namespace)
+    packed = pack((*namespace, _NAMESPACE_END, check_item_key(key)))
+    encode_key(packed)  # one too long is refused here, before anything runs
+    return packed
 
 
 def namespace_prefix(namespace_prefix: Namespace) -> str:
@@ -164,22 +179,50 @@ def _check_operators(field: object, wanted: object) -> None:
             _check_operators(name, inner)
 
 
-def matches(value: Mapping[str, Any], filter_: Mapping[str, Any] | None) -> bool:
-    """Whether an item's value passes a search filter, as LangGraph's stores compare
-    (JSONB-like): a field equals a value (nested dicts field by field, lists
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _always(value: Mapping[str, Any]) -> bool:
+    return True
+
+
+def predicate(filter_: Mapping[str, Any] | None) -> Predicate:
+    """Whether an item's value passes a (checked) search filter, as LangGraph's stores
+    compare (JSONB-like): a field equals a value (nested dicts field by field, lists
     element-wise), or passes every ``{"$op": operand}`` given. ``$gt``, ``$gte``,
     ``$lt``, ``$lte`` compare numbers with numbers and strings with strings; a field
     of another type (or missing) does not pass."""
     if not filter_:
-        return True
-    return all(_compare(value.get(field), wanted) for field, wanted in filter_.items())
+        return _always
+    plain = [
+        (field, wanted)
+        for field, wanted in filter_.items()
+        if wanted is None or isinstance(wanted, str | int | float)  # compared with ==
+    ]
+    rest = [(field, wanted) for field, wanted in filter_.items() if (field, wanted) not in plain]
+    if not rest and len(plain) == 1:
+        ((field, wanted),) = plain
+        return lambda value: bool(value.get(field) == wanted)
+
+    def passes(value: Mapping[str, Any]) -> bool:
+        for field, wanted in plain:
+            if value.get(field) != wanted:
+                return False
+        return all(_compare(value.get(field), wanted) for field, wanted in rest)
+
+    return passes
+
+
+def matches(value: Mapping[str, Any], filter_: Mapping[str, Any] | None) -> bool:
+    """Whether ``value`` passes ``filter_`` (see `predicate`)."""
+    return predicate(filter_)(value)
 
 
 def _compare(found: Any, wanted: Any) -> bool:
-    if isinstance(wanted, Mapping):
+    if isinstance(wanted, dict):
         if any(isinstance(name, str) and name.startswith("$") for name in wanted):
             return all(_apply(found, name, operand) for name, operand in wanted.items())
-        return isinstance(found, Mapping) and all(
+        return isinstance(found, dict) and all(
             _compare(found.get(name), inner) for name, inner in wanted.items()
         )
     if isinstance(wanted, list | tuple):

@@ -26,10 +26,10 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Unpack
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, Unpack
 
 import msgspec
 from langchain_core.embeddings import Embeddings
@@ -59,11 +59,12 @@ from memkv.langgraph.items import CATEGORY, ItemVectors, Namespace, StoredItem
 from memkv.memory import Memory
 from memkv.opening import OpenOptions
 from memkv.opening import open as open_memory
-from memkv.views import Reader, Transaction
+from memkv.views import Reader, ReadOperations, Transaction
 
 __all__ = ["AsyncMemkvStore", "MemkvStore"]
 
 _DEFAULT_SWEEP_MINUTES = 5
+R = TypeVar("R")
 
 
 @dataclass
@@ -83,6 +84,60 @@ class _Refresh:
     """Items read that have a time to live to start again: memkv key -> minutes."""
 
     ttls: dict[str, float] = field(default_factory=dict)
+
+
+class _ReadsCache:
+    """Reads of the memkv store kept as of one commit (namespace listings, the items
+    under a namespace prefix), each valid until the next commit by any process or the
+    next expiry of an entry, whichever comes first (`memkv.views.Reader.next_expiry`).
+    Kept only where reads are local (LMDB, in memory), where asking for the commit
+    id costs nothing; at most `KEPT` reads, and `KEPT_ITEMS` items in all."""
+
+    KEPT = 64
+    KEPT_ITEMS = 50_000
+
+    def __init__(self, memory: Memory) -> None:
+        backend = memory.backend
+        self._commit_id = backend.commit_id_reader() if backend.local_reads else None
+        self._clock = memory.clock
+        self._stamp = -1
+        self._until: datetime | None = None
+        self._kept: dict[Hashable, list[Any]] = {}
+        self._items = 0
+
+    def stamp(self) -> int:
+        """The commit id now (read before the snapshot a read is made in)."""
+        return -1 if self._commit_id is None else self._commit_id()
+
+    def look_up(self, key: Hashable) -> list[Any] | None:
+        """What was read for ``key``, if it is still what a read would find."""
+        if self._commit_id is None or not self._kept:
+            return None
+        if self._commit_id() != self._stamp or (
+            self._until is not None and self._clock.now() >= self._until
+        ):
+            self._kept.clear()
+            self._items = 0
+            return None
+        try:
+            return self._kept.get(key)
+        except TypeError:  # a condition's path given as a list: not hashable
+            return None
+
+    def keep(self, key: Hashable, found: list[Any], stamp: int, until: datetime | None) -> None:
+        """Keep ``found``, read in a snapshot taken after the commit id was ``stamp``,
+        if the store is still at ``stamp`` (so that it was that snapshot's)."""
+        if self._commit_id is None or self._commit_id() != stamp or len(found) > self.KEPT_ITEMS:
+            return
+        full = len(self._kept) >= self.KEPT or self._items + len(found) > self.KEPT_ITEMS
+        if stamp != self._stamp or full:
+            self._kept.clear()
+            self._items = 0
+            self._stamp = stamp
+        self._until = until
+        with contextlib.suppress(TypeError):
+            self._kept[key] = found
+            self._items += len(found)
 
 
 class _StoreCore:
@@ -117,6 +172,7 @@ class _StoreCore:
         self._sweeper_stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._recall_kept: bool | None = None  # does the memkv store keep recall? (asked once)
+        self._cache = _ReadsCache(memory)
 
     # -- checking a batch ------------------------------------------------------------
 
@@ -197,7 +253,7 @@ class _StoreCore:
                 results[position] = self._list_namespaces(view, op)
         return results
 
-    def _get(self, view: Reader, op: GetOp, refresh: _Refresh) -> Item | None:
+    def _get(self, view: ReadOperations, op: GetOp, refresh: _Refresh) -> Item | None:
         key = layout.item_key(op.namespace, op.key)
         entry = self._read_item(view, key)
         if entry is None:
@@ -205,7 +261,15 @@ class _StoreCore:
         self._note_refresh(op.refresh_ttl, key, entry, refresh)
         return _item(op.namespace, op.key, entry)
 
-    def _read_item(self, view: Reader, key: str) -> MemoryEntry[StoredItem] | None:
+    def _get_alone(self, op: GetOp) -> Item | None:
+        """A batch of one get (``store.get``), by the shortest path: memkv's read cache."""
+        refresh = _Refresh()
+        item = self._get(self.memory, op, refresh)
+        if refresh.ttls:
+            self.memory.transact(functools.partial(self._refresh, refresh=refresh))
+        return item
+
+    def _read_item(self, view: ReadOperations, key: str) -> MemoryEntry[StoredItem] | None:
         """This store's item at ``key``, or ``None`` (absent, expired, or an entry of
         another category)."""
         try:
@@ -260,7 +324,16 @@ class _StoreCore:
         """The items under the namespace prefix that pass the filter, in key order."""
         prefix = layout.namespace_prefix(op.namespace_prefix)
         entries = view.list(self.category, prefix=prefix, type=StoredItem)
-        return [entry for entry in entries if layout.matches(entry.content.value, op.filter)]
+        passes = layout.predicate(op.filter)
+        return [entry for entry in entries if passes(entry.content.value)]
+
+    def _newest(self, view: Reader, namespace_prefix: Namespace) -> list[MemoryEntry[StoredItem]]:
+        """The items under a namespace prefix, most recently updated first, then in
+        key order."""
+        prefix = layout.namespace_prefix(namespace_prefix)
+        entries = view.list(self.category, prefix=prefix, type=StoredItem)
+        entries.sort(key=lambda entry: entry.timestamp, reverse=True)  # stable: keys in ties
+        return entries
 
     def _newest_first(
         self, view: Reader, op: SearchOp, wanted: int
@@ -422,6 +495,8 @@ class _StoreCore:
 
     def _batch(self, ops: Iterable[Op]) -> list[Result]:
         """A batch run on the memkv store directly, in the calling thread."""
+        if ops.__class__ is list and len(ops) == 1 and ops[0].__class__ is GetOp:
+            return [self._get_alone(ops[0])]
         plan = self._plan(ops)
         queries: dict[str, list[float]] = {}
         embedded: dict[int, dict[str, bytes]] = {}
@@ -432,11 +507,68 @@ class _StoreCore:
                 embedded = self._vectors_of(plan, self.embeddings.embed_documents(texts))
         if plan.puts:
             return self.memory.transact(self._run_writing(plan, queries, embedded))
-        refresh = _Refresh()
-        results = self.memory.snapshot(lambda view: self._read_all(view, plan, queries, refresh))
+        results, refresh = self._read_only(plan, queries)
         if refresh.ttls:
             self.memory.transact(functools.partial(self._refresh, refresh=refresh))
         return results
+
+    def _read_only(
+        self, plan: _Plan, queries: dict[str, list[float]]
+    ) -> tuple[list[Result], _Refresh]:
+        """The results of a batch without puts, and the items whose time to live they
+        start again. Without a query among them, each op reads on its own: a get
+        through memkv's read cache, a namespace listing and a search through this
+        store's (`_ReadsCache`); with one, the whole batch reads one snapshot."""
+        refresh = _Refresh()
+        if any(isinstance(op, SearchOp) and op.query for _, op in plan.reads):
+            in_snapshot = self.memory.snapshot(
+                lambda view: self._read_all(view, plan, queries, refresh)
+            )
+            return in_snapshot, refresh
+        results: list[Result] = [None] * plan.size
+        for position, op in plan.reads:
+            if isinstance(op, GetOp):
+                results[position] = self._get(self.memory, op, refresh)
+            elif isinstance(op, SearchOp):
+                results[position] = self._searched(op, refresh)
+            else:
+                results[position] = self._listed(op)
+        return results, refresh
+
+    def _listed(self, op: ListNamespacesOp) -> list[Namespace]:
+        """`_list_namespaces` in a snapshot of its own, or as it was last listed when
+        nothing has been committed or has expired since."""
+        found = self._cached(op, lambda view: self._list_namespaces(view, op))
+        return list(found)
+
+    def _cached(self, key: Hashable, read: Callable[[Reader], list[R]]) -> list[R]:
+        """``read`` in a snapshot of its own, or what it found last time if nothing has
+        been committed or has expired since (the caller must not change the list)."""
+        cache = self._cache
+        found = cache.look_up(key)
+        if found is None:
+            stamp = cache.stamp()
+            found, until = self.memory.snapshot(lambda view: (read(view), view.next_expiry()))
+            cache.keep(key, found, stamp, until)
+        return found
+
+    def _searched(self, op: SearchOp, refresh: _Refresh) -> list[SearchItem]:
+        """A search without a query, over the items under its prefix as last read."""
+        prefix = op.namespace_prefix
+        entries = self._cached(("items", prefix), lambda view: self._newest(view, prefix))
+        passes = layout.predicate(op.filter)
+        chosen: list[SearchItem] = []
+        skip = op.offset
+        for entry in entries:
+            if len(chosen) >= op.limit:
+                break
+            if passes(entry.content.value):
+                if skip:
+                    skip -= 1
+                    continue
+                self._note_refresh(op.refresh_ttl, entry.key, entry, refresh)
+                chosen.append(_search_item(entry, None, copy=True))
+        return chosen
 
     # -- time to live ----------------------------------------------------------------
 
@@ -622,8 +754,10 @@ class AsyncMemkvStore(_StoreCore, BaseStore):
         amemory = self._async_memory
         if plan.puts:
             return await amemory.transact(self._run_writing(plan, queries, embedded))
-        refresh = _Refresh()
-        results = await amemory.snapshot(lambda view: self._read_all(view, plan, queries, refresh))
+        if self.memory.backend.local_reads:  # a lookup in a memory map: on this task
+            results, refresh = self._read_only(plan, queries)
+        else:
+            results, refresh = await asyncio.to_thread(self._read_only, plan, queries)
         if refresh.ttls:
             await amemory.transact(functools.partial(self._refresh, refresh=refresh))
         return results
@@ -723,6 +857,15 @@ def _typed(entry: MemoryEntry[Any]) -> MemoryEntry[StoredItem] | None:
     )
 
 
+_value_encoder = msgspec.msgpack.Encoder()
+_value_decoder = msgspec.msgpack.Decoder(dict[str, Any])
+
+
+def _copy_value(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a value as memkv stored it (msgpack types only)."""
+    return _value_decoder.decode(_value_encoder.encode(value))
+
+
 def _item(namespace: Namespace, key: str, entry: MemoryEntry[StoredItem]) -> Item:
     return Item(
         value=entry.content.value,
@@ -733,12 +876,17 @@ def _item(namespace: Namespace, key: str, entry: MemoryEntry[StoredItem]) -> Ite
     )
 
 
-def _search_item(entry: MemoryEntry[StoredItem], score: float | None) -> SearchItem:
+def _search_item(
+    entry: MemoryEntry[StoredItem], score: float | None, *, copy: bool = False
+) -> SearchItem:
+    """``copy``: the value is a copy (the entry is kept by `_ReadsCache`, where no
+    caller may change it)."""
     namespace, key = layout.split_item_key(entry.key)
+    value = entry.content.value
     return SearchItem(
         namespace=namespace,
         key=key,
-        value=entry.content.value,
+        value=_copy_value(value) if copy else value,
         created_at=entry.content.created_at,
         updated_at=entry.timestamp,
         score=score,
