@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator
@@ -63,6 +64,7 @@ from memkv.views import Reader, ReadOperations, Transaction
 
 __all__ = ["AsyncMemkvStore", "MemkvStore"]
 
+_log = logging.getLogger(__name__)
 _DEFAULT_SWEEP_MINUTES = 5
 R = TypeVar("R")
 
@@ -171,6 +173,7 @@ class _StoreCore:
         self.ttl_config = ttl
         self._sweeper_stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._sweeper_done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._recall_kept: bool | None = None  # does the memkv store keep recall? (asked once)
         self._cache = _ReadsCache(memory)
 
@@ -651,23 +654,29 @@ class MemkvStore(_StoreCore, BaseStore):
         self, sweep_interval_minutes: int | None = None
     ) -> concurrent.futures.Future[None]:
         """Sweep in a daemon thread every ``sweep_interval_minutes`` (default: the
-        TTL config's, else 5) until `stop_ttl_sweeper`; the future completes when it
-        stops. Starting it twice keeps the running one."""
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        TTL config's, else 5) until `stop_ttl_sweeper`, or until the future returned
+        is cancelled; it completes when the thread stops. A failed round is logged,
+        and the next one tries again. While one runs, its future is returned."""
         if self._sweeper is not None and self._sweeper.is_alive():
-            done.set_result(None)
-            return done
+            return self._sweeper_done
         interval = self._sweep_interval(sweep_interval_minutes)
-        self._sweeper_stop.clear()
+        stop = self._sweeper_stop
+        stop.clear()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        done.add_done_callback(lambda future: stop.set() if future.cancelled() else None)
 
         def sweep_until_stopped() -> None:
             try:
-                while not self._sweeper_stop.wait(interval):
-                    with contextlib.suppress(Exception):  # the next round tries again
+                while not stop.wait(interval):
+                    try:
                         self._sweep()
+                    except Exception:
+                        _log.exception("memkv store TTL sweep failed")
             finally:
-                done.set_result(None)
+                if not done.done():
+                    done.set_result(None)
 
+        self._sweeper_done = done
         self._sweeper = threading.Thread(
             target=sweep_until_stopped, name="memkv-ttl-sweeper", daemon=True
         )
@@ -783,8 +792,10 @@ class AsyncMemkvStore(_StoreCore, BaseStore):
         async def sweep_forever() -> None:
             while True:
                 await asyncio.sleep(interval)
-                with contextlib.suppress(Exception):  # the next round tries again
+                try:
                     await self.sweep_ttl()
+                except Exception:
+                    _log.exception("memkv store TTL sweep failed")
 
         self._sweeper_task = asyncio.create_task(sweep_forever(), name="memkv-ttl-sweeper")
         return self._sweeper_task

@@ -14,7 +14,7 @@ from memkv.errors import InvalidArgument
 
 _FLOAT: Final = np.dtype("<f4")
 
-Paths = list[tuple[str, list[str]]]  # (path as written, tokenized)
+Paths = list[tuple[str, str | list[str]]]  # (path as written, tokenized; "$" as it is)
 
 
 def configured_paths(index: IndexConfig) -> Paths:
@@ -23,7 +23,7 @@ def configured_paths(index: IndexConfig) -> Paths:
 
 
 def paths_of(fields: Sequence[str]) -> Paths:
-    return [(path, [path] if path == "$" else tokenize_path(path)) for path in fields]
+    return [(path, path if path == "$" else tokenize_path(path)) for path in fields]
 
 
 def texts_to_embed(op: PutOp, default_paths: Paths) -> list[tuple[str, str]]:
