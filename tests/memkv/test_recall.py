@@ -224,8 +224,9 @@ def test_filters_apply_after_scoring(memory: memkv.Memory) -> None:
             assert filters.get("category", entry.category) == entry.category
             assert filters.get("session_id", entry.session_id) == entry.session_id
             assert entry.key.startswith(filters.get("prefix", ""))
+        newest = model.ranking("", **filters)  # type: ignore[arg-type]
         assert [entry.key for entry in recall(memory, "", 100, **filters)] == [
-            hit.key for hit in model.ranking("", **filters)
+            hit.key for hit in newest
         ]
 
 
@@ -899,13 +900,20 @@ class _SinceExclusive(memkv.Memory):
         *,
         category: str | None = None,
         session_id: str | None = None,
+        prefix: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[memkv.MemoryEntry[Any]]:
         if since is not None:
             since += timedelta(microseconds=1)
         return super().recall(
-            query, limit, category=category, session_id=session_id, since=since, until=until
+            query,
+            limit,
+            category=category,
+            session_id=session_id,
+            prefix=prefix,
+            since=since,
+            until=until,
         )
 
 
