@@ -2,4 +2,11 @@
 (`MemkvStore`, `AsyncMemkvStore`), the checkpointer and the node cache, each over
 any `memkv.Memory`. The memkv core never imports this package."""
 
-from memkv.langgraph.node_cache import MemkvCache as MemkvCache
+from memkv.langgraph.items import CATEGORY
+from memkv.langgraph.store import AsyncMemkvStore, MemkvStore
+
+__all__ = ["CATEGORY", "AsyncMemkvStore", "MemkvStore"]
+
+from memkv.langgraph.node_cache import MemkvCache
+
+__all__ += ["MemkvCache"]
