@@ -103,6 +103,7 @@ def vectors_key(category: str, namespace: Namespace, key: str) -> str:
     return pack((_VECTORS, category, *namespace, _NAMESPACE_END, key))
 
 
+@functools.lru_cache(maxsize=256)
 def vectors_prefix(category: str, namespace_prefix: Namespace) -> str:
     return pack((_VECTORS, category, *namespace_prefix))
 

@@ -17,10 +17,11 @@ from typing import Any, NamedTuple
 from langgraph.store.base import SearchOp
 
 from memkv.entry import MemoryEntry
+from memkv.errors import TypeMismatch
 from memkv.langgraph import items as layout
 from memkv.langgraph import vectors
 from memkv.langgraph.items import ItemVectors, Namespace, StoredItem
-from memkv.views import Reader
+from memkv.views import Reader, ReadOperations
 
 Found = list[tuple[float | None, MemoryEntry[StoredItem]]]
 
@@ -42,6 +43,10 @@ class Source(ABC):
     def vectors(self, namespace_prefix: Namespace) -> vectors.VectorTable: ...
 
     @abstractmethod
+    def item(self, key: str) -> MemoryEntry[StoredItem] | None:
+        """The item at a memkv key (``None``: absent, expired, or not an item)."""
+
+    @abstractmethod
     def recall(
         self, query: str, limit: int | None, namespace_prefix: Namespace
     ) -> list[MemoryEntry[Any]]: ...
@@ -61,11 +66,29 @@ class ViewSource(Source):
     def vectors(self, namespace_prefix: Namespace) -> vectors.VectorTable:
         return read_vectors(self.view, self.category, namespace_prefix, self.dims)
 
+    def item(self, key: str) -> MemoryEntry[StoredItem] | None:
+        return read_item(self.view, self.category, key)
+
     def recall(
         self, query: str, limit: int | None, namespace_prefix: Namespace
     ) -> list[MemoryEntry[Any]]:
         prefix = layout.namespace_prefix(namespace_prefix)
         return self.view.recall(query, limit, category=self.category, prefix=prefix)
+
+
+def read_item(view: ReadOperations, category: str, key: str) -> MemoryEntry[StoredItem] | None:
+    """The item of ``category`` at ``key``, or ``None`` (absent, expired, or an entry
+    of another category)."""
+    try:
+        entry = view.get(key, type=StoredItem)
+    except TypeMismatch:
+        other = view.get(key)
+        if other is not None and other.category != category:
+            return None
+        raise
+    if entry is None or entry.category != category:
+        return None
+    return entry
 
 
 def read_newest(view: Reader, category: str, namespace_prefix: Namespace) -> Newest:
@@ -97,12 +120,12 @@ def search(source: Source, op: SearchOp, query_vector: list[float] | None, keywo
     """The page ``op`` asks for: ranked by ``query_vector`` if given, else by recall if
     ``keywords`` (and the op has a query), else newest first."""
     wanted = op.offset + op.limit
+    if query_vector is not None:
+        return _by_vectors(source, op, query_vector, wanted)[op.offset : wanted]
     newest = source.newest(op.namespace_prefix)
     passes = layout.predicate(op.filter)
     found: Found
-    if query_vector is not None:
-        found = _by_vectors(source, newest, op, query_vector, wanted)
-    elif keywords and op.query:
+    if keywords and op.query:
         found = _by_keywords(source, newest, op, op.query, wanted)
     else:
         found = []
@@ -114,20 +137,33 @@ def search(source: Source, op: SearchOp, query_vector: list[float] | None, keywo
     return found[op.offset : wanted]
 
 
-def _by_vectors(
-    source: Source, newest: Newest, op: SearchOp, query: list[float], wanted: int
-) -> Found:
+def _by_vectors(source: Source, op: SearchOp, query: list[float], wanted: int) -> Found:
+    """Without a filter, the best items are read one by one, and the items under the
+    prefix only if too few have vectors; with one, all of them are."""
     table = source.vectors(op.namespace_prefix)
-    by_key = newest.by_key
-    passes = layout.predicate(op.filter)
-    allowed = None
     if op.filter:
-        allowed = {key for key, entry in by_key.items() if passes(entry.content.value)}
-    ranked = vectors.rank(table, query, wanted, allowed)
-    if allowed is None and any(key not in by_key for _, key in ranked):
-        ranked = vectors.rank(table, query, wanted, by_key.keys())  # vectors without items
-    found: Found = [(score, by_key[key]) for score, key in ranked]
-    return _then_unranked(found, newest, op, wanted, table.held)
+        newest = source.newest(op.namespace_prefix)
+        passes = layout.predicate(op.filter)
+        allowed = {key for key, entry in newest.by_key.items() if passes(entry.content.value)}
+        ranked = vectors.rank(table, query, wanted, allowed)
+        found: Found = [(score, newest.by_key[key]) for score, key in ranked]
+        return _then_unranked(found, newest, op, wanted, table.held)
+    asked = wanted
+    while True:
+        ranked = vectors.rank(table, query, asked)
+        found = []
+        for score, key in ranked:
+            entry = source.item(key)  # None: vectors of an item gone since they were read
+            if entry is not None:
+                found.append((score, entry))
+        if len(found) >= wanted or len(ranked) < asked:
+            break
+        asked *= 2
+    found = found[:wanted]
+    if len(found) < wanted:
+        newest = source.newest(op.namespace_prefix)
+        return _then_unranked(found, newest, op, wanted, table.held)
+    return found
 
 
 def _by_keywords(source: Source, newest: Newest, op: SearchOp, query: str, wanted: int) -> Found:

@@ -52,7 +52,7 @@ from langgraph.store.base import (
 
 from memkv.aio import AsyncMemory
 from memkv.entry import MemoryEntry
-from memkv.errors import Conflict, InvalidArgument, NotFound, TypeMismatch
+from memkv.errors import Conflict, InvalidArgument, NotFound
 from memkv.keys import check_name, quote_key
 from memkv.langgraph import items as layout
 from memkv.langgraph import searching, vectors
@@ -169,6 +169,9 @@ class _CachedSource(searching.Source):
             ),
             lambda table: len(table.keys),
         )
+
+    def item(self, key: str) -> MemoryEntry[StoredItem] | None:
+        return searching.read_item(self.store.memory, self.store.category, key)
 
     def recall(
         self, query: str, limit: int | None, namespace_prefix: Namespace
@@ -309,18 +312,7 @@ class _StoreCore:
         return item
 
     def _read_item(self, view: ReadOperations, key: str) -> MemoryEntry[StoredItem] | None:
-        """This store's item at ``key``, or ``None`` (absent, expired, or an entry of
-        another category)."""
-        try:
-            entry = view.get(key, type=StoredItem)
-        except TypeMismatch:
-            other = view.get(key)
-            if other is not None and other.category != self.category:
-                return None
-            raise
-        if entry is None or entry.category != self.category:
-            return None
-        return entry
+        return searching.read_item(view, self.category, key)
 
     def _note_refresh(
         self, wanted: bool, key: str, entry: MemoryEntry[StoredItem], refresh: _Refresh

@@ -81,6 +81,13 @@ def table(records: Iterable[tuple[str, Mapping[str, bytes]]], dims: int) -> Vect
     pieces: list[bytes] = []
     width = dims * _FLOAT.itemsize
     for key, found in records:
+        if len(found) == 1:  # the usual case: one text embedded
+            (vector,) = found.values()
+            if len(vector) == width:
+                keys.append(key)
+                starts.append(len(pieces))
+                pieces.append(vector)
+            continue
         kept = [vector for vector in found.values() if len(vector) == width]
         if kept:
             keys.append(key)
