@@ -106,6 +106,7 @@ class _ReadsCache:
         self._until: datetime | None = None
         self._kept: dict[Hashable, Any] = {}
         self._items = 0
+        self._lock = threading.Lock()  # for changes; look-ups take none (dict reads)
 
     def stamp(self) -> int:
         """The commit id now (read before the snapshot a read is made in)."""
@@ -118,8 +119,9 @@ class _ReadsCache:
         if self._commit_id() != self._stamp or (
             self._until is not None and self._clock.now() >= self._until
         ):
-            self._kept.clear()
-            self._items = 0
+            with self._lock:
+                self._kept.clear()
+                self._items = 0
             return None
         try:
             return self._kept.get(key)
@@ -132,17 +134,20 @@ class _ReadsCache:
         """Keep ``found`` (``size`` items), read in a snapshot taken after the commit
         id was ``stamp``, if the store is still at ``stamp`` (so that it was that
         snapshot's)."""
-        if self._commit_id is None or self._commit_id() != stamp or size > self.KEPT_ITEMS:
+        if self._commit_id is None or size > self.KEPT_ITEMS:
             return
-        full = len(self._kept) >= self.KEPT or self._items + size > self.KEPT_ITEMS
-        if stamp != self._stamp or full:
-            self._kept.clear()
-            self._items = 0
-            self._stamp = stamp
-        self._until = until
-        with contextlib.suppress(TypeError):
-            self._kept[key] = found
-            self._items += size
+        with self._lock:
+            if self._commit_id() != stamp:
+                return
+            full = len(self._kept) >= self.KEPT or self._items + size > self.KEPT_ITEMS
+            if stamp != self._stamp or full:
+                self._kept.clear()
+                self._items = 0
+                self._until = until
+                self._stamp = stamp
+            with contextlib.suppress(TypeError):
+                self._kept[key] = found
+                self._items += size
 
 
 class _CachedSource(searching.Source):

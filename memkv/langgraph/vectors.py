@@ -96,6 +96,7 @@ def table(records: Iterable[tuple[str, Mapping[str, bytes]]], dims: int) -> Vect
     rows = np.frombuffer(b"".join(pieces), dtype=_FLOAT).reshape(len(pieces), dims)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     unit = np.divide(rows, norms, out=np.zeros_like(rows), where=norms != 0)
+    unit.flags.writeable = False  # shared by the searches that read it from a cache
     return VectorTable(keys, np.asarray(starts, dtype=np.intp), unit)
 
 
