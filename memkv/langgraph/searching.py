@@ -122,18 +122,16 @@ def search(source: Source, op: SearchOp, query_vector: list[float] | None, keywo
     wanted = op.offset + op.limit
     if query_vector is not None:
         return _by_vectors(source, op, query_vector, wanted)[op.offset : wanted]
+    if keywords and op.query:
+        return _by_keywords(source, op, op.query, wanted)[op.offset : wanted]
     newest = source.newest(op.namespace_prefix)
     passes = layout.predicate(op.filter)
-    found: Found
-    if keywords and op.query:
-        found = _by_keywords(source, newest, op, op.query, wanted)
-    else:
-        found = []
-        for entry in newest.entries:
-            if len(found) >= wanted:
-                break
-            if passes(entry.content.value):
-                found.append((None, entry))
+    found: Found = []
+    for entry in newest.entries:
+        if len(found) >= wanted:
+            break
+        if passes(entry.content.value):
+            found.append((None, entry))
     return found[op.offset : wanted]
 
 
@@ -166,18 +164,29 @@ def _by_vectors(source: Source, op: SearchOp, query: list[float], wanted: int) -
     return found
 
 
-def _by_keywords(source: Source, newest: Newest, op: SearchOp, query: str, wanted: int) -> Found:
-    by_key = newest.by_key
-    passes = layout.predicate(op.filter)
-    hits = source.recall(query, None if op.filter else wanted, op.namespace_prefix)
-    found: Found = []
-    for hit in hits:
-        entry = by_key.get(hit.key)  # absent: not an item, or read at another commit
-        if entry is not None and passes(entry.content.value):
+def _by_keywords(source: Source, op: SearchOp, query: str, wanted: int) -> Found:
+    """Without a filter, the best hits are read one by one, and the items under the
+    prefix only if too few match; with one, all of them are."""
+    if op.filter:
+        newest = source.newest(op.namespace_prefix)
+        passes = layout.predicate(op.filter)
+        found: Found = []
+        for hit in source.recall(query, None, op.namespace_prefix):
+            entry = newest.by_key.get(hit.key)  # absent: not an item, or read at another commit
+            if entry is not None and passes(entry.content.value):
+                found.append((hit.score, entry))
+                if len(found) >= wanted:
+                    break
+        return _then_unranked(found, newest, op, wanted, {entry.key for _, entry in found})
+    found = []
+    for hit in source.recall(query, wanted, op.namespace_prefix):
+        entry = source.item(hit.key)  # None: not an item
+        if entry is not None:
             found.append((hit.score, entry))
-            if len(found) >= wanted:
-                break
-    return _then_unranked(found, newest, op, wanted, {entry.key for _, entry in found})
+    if len(found) < wanted:
+        newest = source.newest(op.namespace_prefix)
+        return _then_unranked(found, newest, op, wanted, {entry.key for _, entry in found})
+    return found
 
 
 def _then_unranked(
