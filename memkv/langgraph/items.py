@@ -103,10 +103,17 @@ def vectors_key(category: str, namespace: Namespace, key: str) -> str:
     return pack((_VECTORS, category, *namespace, _NAMESPACE_END, key))
 
 
+@functools.lru_cache(maxsize=256)
 def vectors_prefix(category: str, namespace_prefix: Namespace) -> str:
     return pack((_VECTORS, category, *namespace_prefix))
 
 
+def item_key_of_vectors(category: str, memkv_key: str) -> str:
+    """The item key of a vectors record's key (`vectors_key` of it)."""
+    return memkv_key[len(vectors_prefix(category, ())) :]
+
+
+@functools.lru_cache(maxsize=16384)  # a search's results are split again and again
 def split_item_key(memkv_key: str) -> tuple[Namespace, str]:
     """The namespace and key of an item's memkv key (`item_key` inverted).
 

@@ -30,7 +30,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar, Unpack, cast
 
 import msgspec
 from langchain_core.embeddings import Embeddings
@@ -52,10 +52,10 @@ from langgraph.store.base import (
 
 from memkv.aio import AsyncMemory
 from memkv.entry import MemoryEntry
-from memkv.errors import Conflict, InvalidArgument, NotFound, TypeMismatch
+from memkv.errors import Conflict, InvalidArgument, NotFound
 from memkv.keys import check_name, quote_key
 from memkv.langgraph import items as layout
-from memkv.langgraph import vectors
+from memkv.langgraph import searching, vectors
 from memkv.langgraph.items import CATEGORY, ItemVectors, Namespace, StoredItem
 from memkv.memory import Memory
 from memkv.opening import OpenOptions
@@ -104,42 +104,85 @@ class _ReadsCache:
         self._clock = memory.clock
         self._stamp = -1
         self._until: datetime | None = None
-        self._kept: dict[Hashable, list[Any]] = {}
+        self._kept: dict[Hashable, Any] = {}
         self._items = 0
+        self._lock = threading.Lock()  # for changes; look-ups take none (dict reads)
 
     def stamp(self) -> int:
         """The commit id now (read before the snapshot a read is made in)."""
         return -1 if self._commit_id is None else self._commit_id()
 
-    def look_up(self, key: Hashable) -> list[Any] | None:
+    def look_up(self, key: Hashable) -> Any:
         """What was read for ``key``, if it is still what a read would find."""
         if self._commit_id is None or not self._kept:
             return None
         if self._commit_id() != self._stamp or (
             self._until is not None and self._clock.now() >= self._until
         ):
-            self._kept.clear()
-            self._items = 0
+            with self._lock:
+                self._kept.clear()
+                self._items = 0
             return None
         try:
             return self._kept.get(key)
         except TypeError:  # a condition's path given as a list: not hashable
             return None
 
-    def keep(self, key: Hashable, found: list[Any], stamp: int, until: datetime | None) -> None:
-        """Keep ``found``, read in a snapshot taken after the commit id was ``stamp``,
-        if the store is still at ``stamp`` (so that it was that snapshot's)."""
-        if self._commit_id is None or self._commit_id() != stamp or len(found) > self.KEPT_ITEMS:
+    def keep(
+        self, key: Hashable, found: Any, size: int, stamp: int, until: datetime | None
+    ) -> None:
+        """Keep ``found`` (``size`` items), read in a snapshot taken after the commit
+        id was ``stamp``, if the store is still at ``stamp`` (so that it was that
+        snapshot's)."""
+        if self._commit_id is None or size > self.KEPT_ITEMS:
             return
-        full = len(self._kept) >= self.KEPT or self._items + len(found) > self.KEPT_ITEMS
-        if stamp != self._stamp or full:
-            self._kept.clear()
-            self._items = 0
-            self._stamp = stamp
-        self._until = until
-        with contextlib.suppress(TypeError):
-            self._kept[key] = found
-            self._items += len(found)
+        with self._lock:
+            if self._commit_id() != stamp:
+                return
+            full = len(self._kept) >= self.KEPT or self._items + size > self.KEPT_ITEMS
+            if stamp != self._stamp or full:
+                self._kept.clear()
+                self._items = 0
+                self._until = until
+                self._stamp = stamp
+            with contextlib.suppress(TypeError):
+                self._kept[key] = found
+                self._items += size
+
+
+class _CachedSource(searching.Source):
+    """A search's reads through the store's reads cache (recall in a snapshot of its
+    own)."""
+
+    def __init__(self, store: _StoreCore) -> None:
+        self.store = store
+
+    def newest(self, namespace_prefix: Namespace) -> searching.Newest:
+        store = self.store
+        return store._cached(
+            ("items", namespace_prefix),
+            lambda view: searching.read_newest(view, store.category, namespace_prefix),
+            lambda newest: len(newest.entries),
+        )
+
+    def vectors(self, namespace_prefix: Namespace) -> vectors.VectorTable:
+        store = self.store
+        return store._cached(
+            ("vectors", namespace_prefix),
+            lambda view: searching.read_vectors(
+                view, store.category, namespace_prefix, store._dims
+            ),
+            lambda table: len(table.keys),
+        )
+
+    def item(self, key: str) -> MemoryEntry[StoredItem] | None:
+        return searching.read_item(self.store.memory, self.store.category, key)
+
+    def recall(
+        self, query: str, limit: int | None, namespace_prefix: Namespace
+    ) -> list[MemoryEntry[Any]]:
+        prefix = layout.namespace_prefix(namespace_prefix)
+        return self.store.memory.recall(query, limit, category=self.store.category, prefix=prefix)
 
 
 class _StoreCore:
@@ -251,7 +294,8 @@ class _StoreCore:
             if isinstance(op, GetOp):
                 results[position] = self._get(view, op, refresh)
             elif isinstance(op, SearchOp):
-                results[position] = self._search(view, op, queries, refresh)
+                source = searching.ViewSource(view, self.category, self._dims)
+                results[position] = self._search(source, op, queries, refresh, shared=False)
             else:
                 results[position] = self._list_namespaces(view, op)
         return results
@@ -273,18 +317,7 @@ class _StoreCore:
         return item
 
     def _read_item(self, view: ReadOperations, key: str) -> MemoryEntry[StoredItem] | None:
-        """This store's item at ``key``, or ``None`` (absent, expired, or an entry of
-        another category)."""
-        try:
-            entry = view.get(key, type=StoredItem)
-        except TypeMismatch:
-            other = view.get(key)
-            if other is not None and other.category != self.category:
-                return None
-            raise
-        if entry is None or entry.category != self.category:
-            return None
-        return entry
+        return searching.read_item(view, self.category, key)
 
     def _note_refresh(
         self, wanted: bool, key: str, entry: MemoryEntry[StoredItem], refresh: _Refresh
@@ -293,110 +326,36 @@ class _StoreCore:
             refresh.ttls[key] = entry.content.ttl_minutes
 
     def _search(
-        self, view: Reader, op: SearchOp, queries: dict[str, list[float]], refresh: _Refresh
+        self,
+        source: searching.Source,
+        op: SearchOp,
+        queries: dict[str, list[float]],
+        refresh: _Refresh,
+        *,
+        shared: bool,
     ) -> list[SearchItem]:
-        query = op.query or None
-        wanted = op.offset + op.limit
-        if query is not None and self.embeddings is not None:
-            found = self._by_vectors(view, op, queries[query], wanted)
-        elif query is not None and self._keeps_recall(view):
-            found = self._by_keywords(view, op, query, wanted)
-        else:
-            found = [(None, entry) for entry in self._newest_first(view, op, wanted)]
-        chosen = found[op.offset : wanted]
-        for _, entry in chosen:
+        """``shared``: the source's entries are kept by the reads cache (the values
+        returned are copies)."""
+        query_vector = queries.get(op.query) if op.query else None
+        found = searching.search(source, op, query_vector, bool(op.query) and self._keeps_recall())
+        for _, entry in found:
             self._note_refresh(op.refresh_ttl, entry.key, entry, refresh)
-        return [_search_item(entry, score) for score, entry in chosen]
+        return [_search_item(entry, score, copy=shared) for score, entry in found]
 
-    def _keeps_recall(self, view: Reader) -> bool:
+    def _keeps_recall(self) -> bool:
         """Whether the memkv store keeps its recall index (one made with
         ``recall=False`` ranks nothing: a query there is ignored, as LangGraph's
         stores ignore one without an index)."""
         kept = self._recall_kept
         if kept is None:
             try:
-                view.recall("", 0)
+                self.memory.recall("", 0)
             except InvalidArgument:
                 kept = False
             else:
                 kept = True
             self._recall_kept = kept
         return kept
-
-    def _candidates(self, view: Reader, op: SearchOp) -> list[MemoryEntry[StoredItem]]:
-        """The items under the namespace prefix that pass the filter, in key order."""
-        prefix = layout.namespace_prefix(op.namespace_prefix)
-        entries = view.list(self.category, prefix=prefix, type=StoredItem)
-        passes = layout.predicate(op.filter)
-        return [entry for entry in entries if passes(entry.content.value)]
-
-    def _newest(self, view: Reader, namespace_prefix: Namespace) -> list[MemoryEntry[StoredItem]]:
-        """The items under a namespace prefix, most recently updated first, then in
-        key order."""
-        prefix = layout.namespace_prefix(namespace_prefix)
-        entries = view.list(self.category, prefix=prefix, type=StoredItem)
-        entries.sort(key=lambda entry: entry.timestamp, reverse=True)  # stable: keys in ties
-        return entries
-
-    def _newest_first(
-        self, view: Reader, op: SearchOp, wanted: int
-    ) -> list[MemoryEntry[StoredItem]]:
-        entries = self._candidates(view, op)
-        entries.sort(key=lambda entry: entry.timestamp, reverse=True)  # stable: keys in ties
-        return entries[:wanted]
-
-    def _by_keywords(
-        self, view: Reader, op: SearchOp, query: str, wanted: int
-    ) -> list[tuple[float | None, MemoryEntry[StoredItem]]]:
-        """Ranked by recall (BM25) within the namespace prefix and the category, then
-        the unmatched items that pass the filter, newest first."""
-        prefix = layout.namespace_prefix(op.namespace_prefix)
-        limit = None if op.filter else wanted
-        hits = view.recall(query, limit, category=self.category, prefix=prefix)
-        found: list[tuple[float | None, MemoryEntry[StoredItem]]] = []
-        for hit in hits:
-            entry = _typed(hit)
-            if entry is not None and layout.matches(entry.content.value, op.filter):
-                found.append((hit.score, entry))
-        if len(found) < wanted:
-            matched = {entry.key for _, entry in found}
-            rest = [
-                e
-                for e in self._newest_first(view, op, wanted + len(matched))
-                if e.key not in matched
-            ]
-            found += [(None, entry) for entry in rest]
-        return found
-
-    def _by_vectors(
-        self, view: Reader, op: SearchOp, query: list[float], wanted: int
-    ) -> list[tuple[float | None, MemoryEntry[StoredItem]]]:
-        """Ranked by cosine similarity to the query, then the items without vectors
-        that pass the filter, newest first."""
-        prefix = layout.vectors_prefix(self.category, op.namespace_prefix)
-        stored = view.internal.list(self.category, prefix=prefix, type=ItemVectors)
-        by_key = {
-            layout.item_key(*layout.split_vectors_key(entry.key)): entry.content.vectors
-            for entry in stored
-        }
-        found: list[tuple[float | None, MemoryEntry[StoredItem]]] = []
-        if op.filter:
-            candidates = {entry.key: entry for entry in self._candidates(view, op)}
-            ranked = vectors.rank(
-                query, ((key, by_key[key]) for key in candidates if key in by_key)
-            )
-            found += [(score, candidates[key]) for score, key in ranked[:wanted]]
-        else:
-            for score, key in vectors.rank(query, by_key.items()):
-                entry = self._read_item(view, key)
-                if entry is not None:
-                    found.append((score, entry))
-                if len(found) >= wanted:
-                    break
-        if len(found) < wanted:
-            rest = self._newest_first(view, op, wanted + len(by_key))
-            found += [(None, entry) for entry in rest if entry.key not in by_key]
-        return found
 
     def _list_namespaces(self, view: Reader, op: ListNamespacesOp) -> list[Namespace]:
         """The namespaces holding items, in tuple order, found by skipping from one
@@ -519,21 +478,16 @@ class _StoreCore:
         self, plan: _Plan, queries: dict[str, list[float]]
     ) -> tuple[list[Result], _Refresh]:
         """The results of a batch without puts, and the items whose time to live they
-        start again. Without a query among them, each op reads on its own: a get
-        through memkv's read cache, a namespace listing and a search through this
-        store's (`_ReadsCache`); with one, the whole batch reads one snapshot."""
+        start again. Each op reads on its own: a get through memkv's read cache, a
+        namespace listing and a search through this store's (`_ReadsCache`)."""
         refresh = _Refresh()
-        if any(isinstance(op, SearchOp) and op.query for _, op in plan.reads):
-            in_snapshot = self.memory.snapshot(
-                lambda view: self._read_all(view, plan, queries, refresh)
-            )
-            return in_snapshot, refresh
         results: list[Result] = [None] * plan.size
         for position, op in plan.reads:
             if isinstance(op, GetOp):
                 results[position] = self._get(self.memory, op, refresh)
             elif isinstance(op, SearchOp):
-                results[position] = self._searched(op, refresh)
+                source = _CachedSource(self)
+                results[position] = self._search(source, op, queries, refresh, shared=True)
             else:
                 results[position] = self._listed(op)
         return results, refresh
@@ -541,37 +495,20 @@ class _StoreCore:
     def _listed(self, op: ListNamespacesOp) -> list[Namespace]:
         """`_list_namespaces` in a snapshot of its own, or as it was last listed when
         nothing has been committed or has expired since."""
-        found = self._cached(op, lambda view: self._list_namespaces(view, op))
+        found = self._cached(op, lambda view: self._list_namespaces(view, op), len)
         return list(found)
 
-    def _cached(self, key: Hashable, read: Callable[[Reader], list[R]]) -> list[R]:
+    def _cached(self, key: Hashable, read: Callable[[Reader], R], size: Callable[[R], int]) -> R:
         """``read`` in a snapshot of its own, or what it found last time if nothing has
-        been committed or has expired since (the caller must not change the list)."""
+        been committed or has expired since (the caller must not change it);
+        ``size``: how many items it holds, for the cache's bound."""
         cache = self._cache
         found = cache.look_up(key)
         if found is None:
             stamp = cache.stamp()
             found, until = self.memory.snapshot(lambda view: (read(view), view.next_expiry()))
-            cache.keep(key, found, stamp, until)
-        return found
-
-    def _searched(self, op: SearchOp, refresh: _Refresh) -> list[SearchItem]:
-        """A search without a query, over the items under its prefix as last read."""
-        prefix = op.namespace_prefix
-        entries = self._cached(("items", prefix), lambda view: self._newest(view, prefix))
-        passes = layout.predicate(op.filter)
-        chosen: list[SearchItem] = []
-        skip = op.offset
-        for entry in entries:
-            if len(chosen) >= op.limit:
-                break
-            if passes(entry.content.value):
-                if skip:
-                    skip -= 1
-                    continue
-                self._note_refresh(op.refresh_ttl, entry.key, entry, refresh)
-                chosen.append(_search_item(entry, None, copy=True))
-        return chosen
+            cache.keep(key, found, size(found), stamp, until)
+        return cast("R", found)
 
     # -- time to live ----------------------------------------------------------------
 
@@ -848,24 +785,6 @@ def _check_window(limit: object, offset: object) -> None:
     for name, number in (("limit", limit), ("offset", offset)):
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
             raise InvalidArgument(f"{name} must be an int >= 0, not {number!r:.80}")
-
-
-def _typed(entry: MemoryEntry[Any]) -> MemoryEntry[StoredItem] | None:
-    """A recall hit (decoded without a type) as an item, or ``None`` if it is not one."""
-    try:
-        content = msgspec.convert(entry.content, StoredItem)
-    except msgspec.ValidationError:
-        return None
-    return MemoryEntry(
-        id=entry.id,
-        key=entry.key,
-        content=content,
-        category=entry.category,
-        timestamp=entry.timestamp,
-        session_id=entry.session_id,
-        score=entry.score,
-        expires_at=entry.expires_at,
-    )
 
 
 _value_encoder = msgspec.msgpack.Encoder()
