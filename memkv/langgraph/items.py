@@ -86,7 +86,7 @@ def item_key(namespace: Namespace, key: str) -> str:
     return _item_key.__wrapped__(check_namespace(namespace), key)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _item_key(namespace: Namespace, key: str) -> str:
     check_namespace(namespace)
     packed = pack((*namespace, _NAMESPACE_END, check_item_key(key)))

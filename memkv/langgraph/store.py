@@ -457,8 +457,13 @@ class _StoreCore:
 
     def _batch(self, ops: Iterable[Op]) -> list[Result]:
         """A batch run on the memkv store directly, in the calling thread."""
-        if ops.__class__ is list and len(ops) == 1 and ops[0].__class__ is GetOp:
-            return [self._get_alone(ops[0])]
+        if ops.__class__ is list and len(ops) == 1:  # get() and list_namespaces(): shortest
+            alone = ops[0]
+            if alone.__class__ is GetOp:
+                return [self._get_alone(alone)]
+            if alone.__class__ is ListNamespacesOp:
+                _check_read(alone)
+                return [self._listed(alone)]
         plan = self._plan(ops)
         queries: dict[str, list[float]] = {}
         embedded: dict[int, dict[str, bytes]] = {}
