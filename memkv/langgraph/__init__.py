@@ -6,3 +6,7 @@ from memkv.langgraph.items import CATEGORY
 from memkv.langgraph.store import AsyncMemkvStore, MemkvStore
 
 __all__ = ["CATEGORY", "AsyncMemkvStore", "MemkvStore"]
+
+from memkv.langgraph.node_cache import MemkvCache
+
+__all__ += ["MemkvCache"]
