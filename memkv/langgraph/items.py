@@ -16,7 +16,6 @@ written in the same transaction as the item and expiring with it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -81,8 +80,10 @@ def item_key(namespace: Namespace, key: str) -> str:
             key can be (256 UTF-8 bytes).
     """
     if namespace.__class__ is tuple:  # cached for the tuples LangGraph passes
-        with contextlib.suppress(TypeError):  # an unhashable label: checked below
+        try:
             return _item_key(namespace, key)
+        except TypeError:  # an unhashable label: checked below
+            pass
     return _item_key.__wrapped__(check_namespace(namespace), key)
 
 

@@ -310,11 +310,15 @@ class _StoreCore:
 
     def _get_alone(self, op: GetOp) -> Item | None:
         """A batch of one get (``store.get``), by the shortest path: memkv's read cache."""
-        refresh = _Refresh()
-        item = self._get(self.memory, op, refresh)
-        if refresh.ttls:
+        key = layout.item_key(op.namespace, op.key)
+        entry = searching.read_item(self.memory, self.category, key)
+        if entry is None:
+            return None
+        minutes = entry.content.ttl_minutes
+        if op.refresh_ttl and minutes is not None:
+            refresh = _Refresh({key: minutes})
             self.memory.transact(functools.partial(self._refresh, refresh=refresh))
-        return item
+        return _item(op.namespace, op.key, entry)
 
     def _read_item(self, view: ReadOperations, key: str) -> MemoryEntry[StoredItem] | None:
         return searching.read_item(view, self.category, key)
