@@ -542,10 +542,10 @@ def test_non_ascii(stores: StoreOpener, fake_embeddings: CharacterEmbeddings) ->
         assert store.search(("user_123", "memories"), query=text)[0].key == str(number)
 
 
-def test_get_op_on_the_async_store_batches_reads(stores: StoreOpener) -> None:
-    """(test_async_batch_store) Adapted: concurrent ``aget`` calls each get their own
-    item, whether or not the store merges them (upstream counts the merged batches
-    of AsyncBatchedBaseStore, which memkv's stores do not use)."""
+def test_async_batch_store(stores: StoreOpener) -> None:
+    """Adapted: concurrent ``aget`` calls each get their own item (upstream also
+    counts the batches AsyncBatchedBaseStore merges them into; memkv's stores do not
+    use it)."""
     store = native(stores.open())
 
     async def scenario() -> list[Any]:
