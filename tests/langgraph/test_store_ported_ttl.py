@@ -1,6 +1,7 @@
-"""langgraph-checkpoint-sqlite's TTL tests (``libs/checkpoint-sqlite/tests/test_ttl.py``),
-ported: run against `MemkvStore` and `AsyncMemkvStore` on every backend, the sync
-and async upstream tests once each (each runs on both classes).
+"""langgraph-checkpoint-sqlite's TTL tests (``libs/checkpoint-sqlite/tests/test_ttl.py``,
+and the two TTL tests of ``libs/checkpoint-postgres/tests/test_store.py``), ported:
+run against `MemkvStore` and `AsyncMemkvStore` on every backend, the sync and async
+upstream tests once each (each runs on both classes).
 
 Upstream sleeps through each time to live; here the stores' time is a
 `ManualClock`, moved by the seconds upstream sleeps. Only the sweeper test waits in
@@ -19,6 +20,7 @@ from langgraph.store.base import TTLConfig
 
 import memkv
 from memkv import expiry, layout
+from tests.langgraph.fake_embeddings import CharacterEmbeddings
 from tests.langgraph.store_harness import StoreOpener
 
 SECOND: Final = 1 / 60
@@ -170,3 +172,70 @@ def test_async_asearch_refresh_ttl(stores: StoreOpener) -> None:
     stores.clock.advance(2.5)  # 7.5 s
     assert store.sweep_ttl() == 1
     assert store.get(namespace, "item1", refresh_ttl=False) is None
+
+
+# -- from langgraph-checkpoint-postgres's store tests (the same contract) -------------
+
+
+def test_store_ttl(stores: StoreOpener) -> None:
+    """(PostgresStore's ``test_store_ttl``) A get and a keyword search (no index:
+    memkv ranks the query by recall) with ``refresh_ttl`` each start the item's
+    time again; a read without it does not."""
+    store = stores.open(ttl={"default_ttl": 6 * SECOND, "refresh_on_read": True})
+    namespace = ("foo",)
+    store.put(namespace, key="item1", value={"foo": "bar"}, ttl=6 * SECOND)  # until 6 s
+    stores.clock.advance(4)
+    assert store.get(namespace, key="item1", refresh_ttl=True) is not None  # until 10 s
+    stores.clock.advance(4)  # 8 s
+    found = store.search(namespace, query="foo", refresh_ttl=True)  # until 14 s
+    assert [r.key for r in found] == ["item1"]
+    assert found[0].score is not None  # ranked: "foo" is a field of the value
+    stores.clock.advance(4)  # 12 s
+    assert store.get(namespace, key="item1", refresh_ttl=False) is not None
+    stores.clock.advance(5)  # 17 s
+    assert store.search(namespace, query="bar", refresh_ttl=False) == []
+
+
+def test_vector_search_with_filters_refresh_ttl(stores: StoreOpener) -> None:
+    """(PostgresStore's ``test_vector_search_with_filters``, with ``refresh_ttl`` and a
+    store TTL) A vector search ranks alike with or without refreshing; the items it
+    returned with ``refresh_ttl`` keep their vectors past their first expiry, the
+    others expire."""
+    embeddings = CharacterEmbeddings(dims=500)
+    store = stores.open(
+        index={"dims": embeddings.dims, "embed": embeddings},
+        ttl={"default_ttl": 2, "refresh_on_read": True},
+    )
+    for key, value in [
+        ("doc1", {"text": "red apple", "color": "red", "score": 4.5}),
+        ("doc2", {"text": "red car", "color": "red", "score": 3.0}),
+        ("doc3", {"text": "green apple", "color": "green", "score": 4.0}),
+        ("doc4", {"text": "blue car", "color": "blue", "score": 3.5}),
+    ]:
+        store.put(("test",), key, value)
+    for refresh in (False, True):
+        apples = store.search(
+            ("test",), query="apple", filter={"color": "red"}, refresh_ttl=refresh
+        )
+        assert [r.key for r in apples] == ["doc1", "doc2"]
+        cars = store.search(("test",), query="car", filter={"color": "red"}, refresh_ttl=refresh)
+        assert [r.key for r in cars] == ["doc2", "doc1"]
+        blue = store.search(
+            ("test",), query="bbbbluuu", filter={"score": {"$gt": 3.2}}, refresh_ttl=refresh
+        )
+        assert [r.key for r in blue][:1] == ["doc4"]
+    stores.clock.advance(90)  # 1.5 min: refresh the red items only (now until 3.5 min)
+    assert {r.key for r in store.search(("test",), filter={"color": "red"}, refresh_ttl=True)} == {
+        "doc1",
+        "doc2",
+    }
+    stores.clock.advance(60)  # 2.5 min: the others expired
+    ranked = store.search(("test",), query="apple", refresh_ttl=False)
+    assert [r.key for r in ranked] == ["doc1", "doc2"]
+    assert all(r.score is not None for r in ranked)  # their vectors were kept too
+    store.sweep_ttl()
+    assert expired_still_stored(stores.memories[0], stores.clock()) == 0
+    assert [r.key for r in store.search(("test",), query="apple", refresh_ttl=False)] == [
+        "doc1",
+        "doc2",
+    ]
