@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +31,10 @@ from langgraph.store.base import (
     SearchOp,
 )
 
+import memkv
+from memkv.langgraph import AsyncMemkvStore, MemkvStore
 from memkv.testing import ManualClock
+from tests import postgres
 from tests.langgraph.fake_embeddings import CharacterEmbeddings, cosine
 from tests.langgraph.store_harness import StoreOpener, native
 
@@ -544,3 +548,54 @@ def test_large_batches_async(stores: StoreOpener) -> None:
 @pytest.mark.slow
 def test_large_batches_async_full(stores: StoreOpener) -> None:
     run_large_batches(stores, items=100, rounds=10)
+
+
+# -- from_conn_string / from_path ----------------------------------------------------
+
+
+def store_path(backend_name: str, directory: Path) -> tuple[str, dict[str, Any]]:
+    """What ``from_path`` takes for the backend: a path or URL, and open options."""
+    if backend_name == "in-memory":
+        return memkv.IN_MEMORY, {}
+    if backend_name == "postgres":
+        return postgres.dsn(), {"schema": postgres.schema_for(directory)}
+    return str(directory / "store"), {}
+
+
+def test_from_path_and_setup(backend_name: str, store_class: str, tmp_path: Path) -> None:
+    """Upstream opens each store as ``with SqliteStore.from_conn_string(...) as store:
+    store.setup()`` (``async with`` for AsyncSqliteStore); here ``from_path``, then
+    the same store opened again sees what the first wrote, except in memory."""
+    path, options = store_path(backend_name, tmp_path)
+    namespace = ("test", "documents")
+
+    def sync_round(value: dict[str, Any]) -> Item | None:
+        with MemkvStore.from_path(path, **options) as store:
+            store.setup()
+            before = store.get(namespace, "doc1")
+            store.put(namespace, "doc1", value)
+            assert store.get(namespace, "doc1").value == value  # type: ignore[union-attr]
+            return before
+
+    async def async_round(value: dict[str, Any]) -> Item | None:
+        async with AsyncMemkvStore.from_path(path, **options) as store:
+            await store.setup()
+            before = await store.aget(namespace, "doc1")
+            await store.aput(namespace, "doc1", value)
+            after = await store.aget(namespace, "doc1")
+            assert after is not None
+            assert after.value == value
+            return before
+
+    def round_(value: dict[str, Any]) -> Item | None:
+        if store_class == "AsyncMemkvStore":
+            return asyncio.run(async_round(value))
+        return sync_round(value)
+
+    assert round_({"title": "first"}) is None
+    again = round_({"title": "second"})
+    if backend_name == "in-memory":
+        assert again is None  # a new store each time
+    else:
+        assert again is not None
+        assert again.value == {"title": "first"}
