@@ -1,12 +1,15 @@
 """Bugs of `memkv.langgraph` that the ported LangGraph store tests exposed, each
-pinned by a small test of its own (on every backend, through `MemkvStore`)."""
+pinned by a small test of its own (on every backend, through `MemkvStore` and
+`AsyncMemkvStore`)."""
 
 from __future__ import annotations
 
-from langgraph.store.base import GetOp, Item, PutOp, SearchOp
+import asyncio
+
+from langgraph.store.base import GetOp, Item, PutOp, SearchItem, SearchOp
 
 import memkv
-from memkv.langgraph import MemkvStore
+from memkv.langgraph import AsyncMemkvStore, MemkvStore
 
 
 def test_a_namespace_given_as_a_list_is_taken(memory: memkv.Memory) -> None:
@@ -34,3 +37,21 @@ def test_a_namespace_given_as_a_list_is_taken(memory: memkv.Memory) -> None:
     assert listed == [("users", "ada"), ("users", "bob")]
     store.delete(["users", "ada"], "name")  # type: ignore[arg-type]
     assert store.get(("users", "ada"), "name") is None
+
+
+def test_a_namespace_given_as_a_list_is_taken_by_the_async_store(memory: memkv.Memory) -> None:
+    """The same through `AsyncMemkvStore`'s coroutines."""
+
+    async def scenario() -> tuple[Item | None, list[SearchItem], Item | None]:
+        store = AsyncMemkvStore(memory)
+        await store.aput(["users", "ada"], "name", {"text": "Ada"})  # type: ignore[arg-type]
+        got = await store.aget(["users", "ada"], "name")  # type: ignore[arg-type]
+        found = await store.asearch(["users"])  # type: ignore[arg-type]
+        await store.adelete(["users", "ada"], "name")  # type: ignore[arg-type]
+        return got, found, await store.aget(("users", "ada"), "name")
+
+    got, found, gone = asyncio.run(scenario())
+    assert got is not None
+    assert (got.namespace, got.value) == (("users", "ada"), {"text": "Ada"})
+    assert [(r.namespace, r.key) for r in found] == [(("users", "ada"), "name")]
+    assert gone is None
