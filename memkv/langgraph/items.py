@@ -53,11 +53,14 @@ class ItemVectors(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def check_namespace(namespace: object, *, for_put: bool = False) -> Namespace:
-    """``namespace`` as a tuple of ``str`` labels.
+    """``namespace`` as a tuple of ``str`` labels (a list of them is taken too, as
+    ``SqliteStore`` takes one).
 
     Raises:
-        InvalidNamespaceError: not a tuple of strings; empty, for a put.
+        InvalidNamespaceError: not a tuple or list of strings; empty, for a put.
     """
+    if isinstance(namespace, list):
+        namespace = tuple(namespace)
     if not isinstance(namespace, tuple) or not all(isinstance(part, str) for part in namespace):
         raise InvalidNamespaceError(f"a namespace is a tuple of str labels, not {namespace!r:.120}")
     if for_put and not namespace:

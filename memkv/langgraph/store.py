@@ -229,8 +229,9 @@ class _StoreCore:
             InvalidNamespaceError, InvalidKey, InvalidArgument: a bad op (nothing runs).
         """
         plan = _Plan(size=0)
-        for position, op in enumerate(ops):
+        for position, given in enumerate(ops):
             plan.size = position + 1
+            op = _with_tuple_namespace(given)
             if isinstance(op, PutOp):
                 self._check_put(op)
                 plan.puts[(op.namespace, op.key)] = op
@@ -766,6 +767,15 @@ class AsyncMemkvStore(_StoreCore, BaseStore):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop_ttl_sweeper()
+
+
+def _with_tuple_namespace(op: Op) -> Op:
+    """``op`` with its namespace (or prefix) as a tuple if it was given as a list."""
+    if isinstance(op, GetOp | PutOp) and isinstance(op.namespace, list):
+        return op._replace(namespace=tuple(op.namespace))
+    if isinstance(op, SearchOp) and isinstance(op.namespace_prefix, list):
+        return op._replace(namespace_prefix=tuple(op.namespace_prefix))
+    return op
 
 
 def _check_read(op: Op) -> None:
