@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from memkv.langgraph import MemkvStore
+from tests.langgraph import facts_agent
 
 
 def say(*parts: object) -> None:
@@ -44,7 +45,16 @@ def put_and_search(path: str, writer: str, count: str) -> None:
         say("done")
 
 
-COMMANDS: dict[str, Callable[..., None]] = {"put-and-search": put_and_search}
+def run_agent(path: str, user_id: str, message: str) -> None:
+    """One run of `tests.langgraph.facts_agent` on the store at ``path``: print its
+    reply."""
+    say(facts_agent.run(path, user_id, message))
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "put-and-search": put_and_search,
+    "run-agent": run_agent,
+}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])
