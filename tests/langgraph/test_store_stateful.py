@@ -172,17 +172,19 @@ def row(item: Item) -> Row:
 
 
 class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
-    """`MemkvStore` on the memkv store `open_memory` makes, against `InMemoryStore`; a
-    persistent store is also closed and reopened at random."""
+    """Two `MemkvStore` objects on the memkv store `open_memory` makes (on two handles
+    of it where it has several, else on one), used in turn at random, against
+    `InMemoryStore`: what one writes the other reads at once (each keeps reads between
+    commits). A persistent store is also closed and reopened at random."""
 
     persistent = True
+    two_handles = True
 
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="memkv-lg-stateful-"))
         self.clock = TickingClock()
-        self.memory = self.open_memory()
-        self.store = MemkvStore(self.memory)
+        self.open_stores()
         self.reference = InMemoryStore()
         self.last_put: dict[ItemId, int] = {}  # item -> the batch that last put it
         self.created_at: dict[ItemId, datetime] = {}  # as memkv first reported it
@@ -191,15 +193,26 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
     def open_memory(self) -> memkv.Memory:
         return memkv.open(self.directory / "store", map_size=1 << 20, clock=self.clock)
 
-    def teardown(self) -> None:
+    def open_stores(self) -> None:
+        self.memory = self.open_memory()
+        self.other_memory = self.open_memory() if self.two_handles else self.memory
+        self.stores = (MemkvStore(self.memory), MemkvStore(self.other_memory))
+        self.store = self.stores[0]
+
+    def close_stores(self) -> None:
         self.memory.close()
+        self.other_memory.close()
+
+    def teardown(self) -> None:
+        self.close_stores()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- the rules -----------------------------------------------------------------
 
-    @rule(ops=st.lists(OPS, min_size=1, max_size=5))
-    def batch(self, ops: list[Op]) -> None:
+    @rule(ops=st.lists(OPS, min_size=1, max_size=5), which=st.integers(0, 1))
+    def batch(self, ops: list[Op], which: int) -> None:
         """One batch on both stores: the reads see the stores as they were before it."""
+        self.store = self.stores[which]
         got: list[Any] = self.store.batch(ops)
         expected = reference_batch(self.reference, ops)
         assert len(got) == len(expected) == len(ops)
@@ -253,9 +266,8 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
     @precondition(lambda self: self.persistent)
     @rule()
     def close_and_reopen(self) -> None:
-        self.memory.close()
-        self.memory = self.open_memory()
-        self.store = MemkvStore(self.memory)
+        self.close_stores()
+        self.open_stores()
 
     # -- the checks ------------------------------------------------------------------
 
@@ -315,14 +327,14 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
 
     @invariant()
     def agree_everywhere(self) -> None:
-        everything = SearchOp((), None, EVERYTHING)
-        mine: list[Any] = self.store.batch([everything, ListNamespacesOp(limit=EVERYTHING)])
-        theirs = reference_batch(self.reference, [everything, ListNamespacesOp(limit=EVERYTHING)])
-        assert [row(item) for item in mine[0]] == [
-            row(item) for item in self.newest_first(theirs[0])
-        ]
-        assert mine[1] == theirs[1]
-        assert len(mine[0]) == len(self.last_put) == self.memory.count("langgraph")
+        reads: list[Op] = [SearchOp((), None, EVERYTHING), ListNamespacesOp(limit=EVERYTHING)]
+        found, namespaces = reference_batch(self.reference, reads)
+        expected = [row(item) for item in self.newest_first(found)]
+        for store in self.stores:
+            mine: list[Any] = store.batch(reads)
+            assert [row(item) for item in mine[0]] == expected
+            assert mine[1] == namespaces
+        assert len(expected) == len(self.last_put) == self.memory.count("langgraph")
 
 
 def reference_batch(reference: InMemoryStore, ops: list[Op]) -> list[Any]:
@@ -360,6 +372,7 @@ def reference_run(reference: InMemoryStore, op: Op) -> None:
 
 class InMemoryStoreAgrees(StoreAgreesWithInMemoryStore):
     persistent = False
+    two_handles = False  # a second open is another, empty store
 
     def open_memory(self) -> memkv.Memory:
         return memkv.open(memkv.IN_MEMORY, clock=self.clock)
