@@ -25,6 +25,7 @@ which may then be written.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import tempfile
@@ -43,6 +44,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from langgraph.store.base import (
+    BaseStore,
     GetOp,
     InvalidNamespaceError,
     Item,
@@ -55,7 +57,7 @@ from langgraph.store.base import (
 from langgraph.store.memory import InMemoryStore
 
 import memkv
-from memkv.langgraph import MemkvStore
+from memkv.langgraph import AsyncMemkvStore, MemkvStore
 from memkv.langgraph.items import item_key
 from tests import postgres
 
@@ -172,10 +174,11 @@ def row(item: Item) -> Row:
 
 
 class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
-    """Two `MemkvStore` objects on the memkv store `open_memory` makes (on two handles
-    of it where it has several, else on one), used in turn at random, against
-    `InMemoryStore`: what one writes the other reads at once (each keeps reads between
-    commits). A persistent store is also closed and reopened at random."""
+    """Two stores on the memkv store `open_memory` makes (on two handles of it where it
+    has several, else on one), used in turn at random, against `InMemoryStore`: what
+    one writes the other reads at once (each keeps reads between commits). Both are
+    `MemkvStore` objects unless `second_store` says otherwise. A persistent store is
+    also closed and reopened at random."""
 
     persistent = True
     two_handles = True
@@ -184,6 +187,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="memkv-lg-stateful-"))
         self.clock = TickingClock()
+        self.runner = asyncio.Runner()
         self.open_stores()
         self.reference = InMemoryStore()
         self.last_put: dict[ItemId, int] = {}  # item -> the batch that last put it
@@ -196,8 +200,20 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
     def open_stores(self) -> None:
         self.memory = self.open_memory()
         self.other_memory = self.open_memory() if self.two_handles else self.memory
-        self.stores = (MemkvStore(self.memory), MemkvStore(self.other_memory))
-        self.store = self.stores[0]
+        self.stores: tuple[BaseStore, BaseStore] = (
+            MemkvStore(self.memory),
+            self.second_store(self.other_memory),
+        )
+        self.store: BaseStore = self.stores[0]
+
+    def second_store(self, memory: memkv.Memory) -> BaseStore:
+        return MemkvStore(memory)
+
+    def run_batch(self, store: BaseStore, ops: list[Op]) -> list[Any]:
+        """``store.batch(ops)``; ``abatch`` on an event loop for an async store."""
+        if isinstance(store, AsyncMemkvStore):
+            return self.runner.run(store.abatch(ops))
+        return store.batch(ops)
 
     def close_stores(self) -> None:
         self.memory.close()
@@ -205,6 +221,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.close_stores()
+        self.runner.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- the rules -----------------------------------------------------------------
@@ -213,7 +230,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
     def batch(self, ops: list[Op], which: int) -> None:
         """One batch on both stores: the reads see the stores as they were before it."""
         self.store = self.stores[which]
-        got: list[Any] = self.store.batch(ops)
+        got = self.run_batch(self.store, ops)
         expected = reference_batch(self.reference, ops)
         assert len(got) == len(expected) == len(ops)
         for op, mine, theirs in zip(ops, got, expected, strict=True):
@@ -247,7 +264,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
         ops: list[Op] = [*puts]
         ops.insert(min(position, len(ops)), bad)
         with pytest.raises((memkv.MemkvError, InvalidNamespaceError)):
-            self.store.batch(ops)
+            self.run_batch(self.store, ops)
         if reference_refuses and self.reference_checks(bad):
             with pytest.raises((ValueError, TypeError)):
                 reference_run(self.reference, bad)
@@ -312,7 +329,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
     def record_created(self, identity: ItemId) -> None:
         """An item a batch created: its ``created_at`` is its ``updated_at``, and stays
         (`check_times`) until it is deleted."""
-        [item] = self.store.batch([GetOp(*identity)])
+        [item] = self.run_batch(self.store, [GetOp(*identity)])
         assert isinstance(item, Item)
         assert item.created_at == item.updated_at
         self.created_at[identity] = item.created_at
@@ -331,7 +348,7 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
         found, namespaces = reference_batch(self.reference, reads)
         expected = [row(item) for item in self.newest_first(found)]
         for store in self.stores:
-            mine: list[Any] = store.batch(reads)
+            mine = self.run_batch(store, reads)
             assert [row(item) for item in mine[0]] == expected
             assert mine[1] == namespaces
         assert len(expected) == len(self.last_put) == self.memory.count("langgraph")
@@ -385,12 +402,22 @@ class PostgresStoreAgrees(StoreAgreesWithInMemoryStore):
         return postgres.open_store(self.directory, clock=self.clock)
 
 
+class AsyncStoreAgrees(StoreAgreesWithInMemoryStore):
+    """The second store an `AsyncMemkvStore` (its ``abatch``: reads on the event loop,
+    writes through memkv's group commit)."""
+
+    def second_store(self, memory: memkv.Memory) -> BaseStore:
+        return AsyncMemkvStore(memory)
+
+
 TestLmdbStoreAgrees = StoreAgreesWithInMemoryStore.TestCase
 TestLmdbStoreAgrees.settings = settings(max_examples=60, stateful_step_count=30)
 TestInMemoryStoreAgrees = InMemoryStoreAgrees.TestCase
 TestInMemoryStoreAgrees.settings = settings(max_examples=60, stateful_step_count=30)
 TestPostgresStoreAgrees = PostgresStoreAgrees.TestCase
 TestPostgresStoreAgrees.settings = settings(max_examples=20, stateful_step_count=25)
+TestAsyncStoreAgrees = AsyncStoreAgrees.TestCase
+TestAsyncStoreAgrees.settings = settings(max_examples=30, stateful_step_count=30)
 
 
 @pytest.mark.slow
@@ -399,6 +426,7 @@ def test_agreement_long() -> None:
     long = settings(max_examples=300, stateful_step_count=60)
     run_state_machine_as_test(StoreAgreesWithInMemoryStore, settings=long)
     run_state_machine_as_test(InMemoryStoreAgrees, settings=long)
+    run_state_machine_as_test(AsyncStoreAgrees, settings=long)
     run_state_machine_as_test(
         PostgresStoreAgrees, settings=settings(max_examples=80, stateful_step_count=60)
     )
