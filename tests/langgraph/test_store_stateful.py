@@ -11,16 +11,18 @@ stores. What the reference cannot decide is left out or checked apart:
   recently updated first (ties: key order). The machine keeps its own record of when
   each item was last put, orders the reference's whole result by it, then applies the
   offset and limit;
-* queries (the rankings differ by design), and ``$gt``-like operators on fields that
-  are not numbers (`InMemoryStore` converts with ``float()`` and raises where memkv
-  compares strings with strings: its filter tests cover that);
+* the order of a search with a query (the rankings differ by design: `InMemoryStore`
+  without an index ignores the query); the machine checks that a page holds as many
+  items and the whole result the same ones, best score first, the unscored last;
+* ``$gt``-like operators on fields that are not numbers (`InMemoryStore` converts
+  with ``float()`` and raises where memkv compares strings with strings);
 * ``created_at``: `InMemoryStore` resets it on every put, memkv keeps it when an item
-  is replaced; the machine checks memkv's against the first one it saw.
+  is replaced; the machine checks memkv's against the one it had when it was created.
 
 Bad ops (an empty namespace, a root label ``"langgraph"``, a label that is not a
 string, a value that is not a dict, a key too long for memkv, a filter with an unknown
-operator) must be refused with a typed error, inside a batch of good puts none of
-which may then be written.
+operator or mixing operators with fields) must be refused with a typed error, inside a
+batch of good puts none of which may then be written.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from langgraph.store.base import (
     MatchCondition,
     Op,
     PutOp,
+    SearchItem,
     SearchOp,
 )
 from langgraph.store.memory import InMemoryStore
@@ -85,8 +88,13 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(FIELD_KEYS, inner, max_size=2),
     max_leaves=4,
 )
+WORDS = ["tea", "green", "Ada", "東京", "a.b", "%"]
+TEXTS = st.lists(st.sampled_from(WORDS), max_size=3).map(" ".join)
 VALUES = st.fixed_dictionaries(
-    {"n": NUMBERS},  # every item has a number: the ordering operators compare it
+    {
+        "n": NUMBERS,  # every item has a number: the ordering operators compare it
+        "text": TEXTS,  # and words a query finds
+    },
     optional={"tag": JSON, "meta": st.dictionaries(FIELD_KEYS, JSON, max_size=2)},
 )
 
@@ -138,7 +146,14 @@ LISTINGS = st.builds(
     st.none() | st.integers(0, 3),
     WINDOWS,
 )
-OPS = st.one_of(PUTS, PUTS, DELETES, GETS, SEARCHES, LISTINGS)
+QUERIES = st.builds(
+    lambda prefix, filter_, window, query: SearchOp(prefix, filter_, window[0], window[1], query),
+    PREFIXES,
+    FILTERS,
+    st.just((EVERYTHING, 0)) | WINDOWS,
+    TEXTS.filter(bool),
+)
+OPS = st.one_of(PUTS, PUTS, DELETES, GETS, SEARCHES, QUERIES, LISTINGS)
 
 # Ops memkv refuses, with whether InMemoryStore (its public method, or its batch)
 # refuses them too: the others are limits of memkv's own, checked on memkv alone.
@@ -296,12 +311,15 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
         assert row(mine) == row(theirs)
         self.check_times(mine)
 
-    def check_search(self, op: SearchOp, mine: list[Item], theirs: list[Item]) -> None:
+    def check_search(self, op: SearchOp, mine: list[SearchItem], theirs: list[Item]) -> None:
+        for item in mine:
+            self.check_times(item)
+        if op.query:
+            check_query(op, mine, theirs)
+            return
         expected = self.newest_first(theirs)[op.offset : op.offset + op.limit]
         assert [row(item) for item in mine] == [row(item) for item in expected]
-        for item in mine:
-            assert getattr(item, "score", None) is None
-            self.check_times(item)
+        assert all(item.score is None for item in mine)
 
     def check_times(self, item: Item) -> None:
         """``created_at`` stays what it was when the item was first put (until it is
@@ -352,6 +370,21 @@ class StoreAgreesWithInMemoryStore(RuleBasedStateMachine):
             assert [row(item) for item in mine[0]] == expected
             assert mine[1] == namespaces
         assert len(expected) == len(self.last_put) == self.memory.count("langgraph")
+
+
+def check_query(op: SearchOp, mine: list[SearchItem], theirs: list[Item]) -> None:
+    """A search with a query (`InMemoryStore` without an index ignores it): memkv's
+    ranking is its own, but the items that pass the filter and match no word follow the
+    ranked ones, so a page holds as many items, and the whole result the same ones."""
+    assert len(mine) == len(theirs[op.offset : op.offset + op.limit])
+    if op.offset == 0 and op.limit >= len(theirs):
+        assert {(row(item)[:2]): item.value for item in mine} == {
+            row(item)[:2]: item.value for item in theirs
+        }
+    scores = [item.score for item in mine]
+    ranked = [score for score in scores if score is not None]
+    assert scores == [*ranked, *[None] * (len(scores) - len(ranked))]  # the scored first
+    assert ranked == sorted(ranked, reverse=True)  # best first
 
 
 def reference_batch(reference: InMemoryStore, ops: list[Op]) -> list[Any]:
