@@ -41,10 +41,21 @@ async def task_writer(store: AsyncMemkvStore, writer: str, count: int) -> None:
         assert namespaces == [own]
 
 
-async def write_from_tasks(path: Path, count: int, go: asyncio.Event) -> None:
+async def write_from_tasks(
+    path: Path, count: int, go: asyncio.Event, children: list[subprocess.Popen[str]]
+) -> None:
+    """The tasks; when they are done and the processes too, the same store object
+    (which keeps searches and listings between commits) sees every item."""
     async with AsyncMemkvStore.from_path(path) as store:
         await go.wait()
         await asyncio.gather(*(task_writer(store, f"t{n:02d}", count) for n in range(TASKS)))
+        await store.asearch(("shared",), limit=EVERYTHING)  # kept, maybe before the last
+        await store.alist_namespaces(limit=EVERYTHING)  # commits of the processes
+        await asyncio.gather(*(asyncio.to_thread(child.wait, 300) for child in children))
+        shared = await store.asearch(("shared",), limit=EVERYTHING)
+        assert len(shared) == count * (TASKS + PROCESSES)
+        namespaces = await store.alist_namespaces(limit=EVERYTHING)
+        assert len(namespaces) == TASKS + PROCESSES + 1
 
 
 def start_processes(path: Path, count: int) -> list[subprocess.Popen[str]]:
@@ -75,7 +86,7 @@ def run_everyone(path: Path, count: int) -> None:
 
     async def main() -> None:
         go = asyncio.Event()
-        tasks = asyncio.create_task(write_from_tasks(path, count, go))
+        tasks = asyncio.create_task(write_from_tasks(path, count, go, children))
         await asyncio.sleep(0.2)  # the tasks' store opened and waiting
         for child in children:
             assert child.stdin is not None
