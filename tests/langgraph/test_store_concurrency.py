@@ -137,5 +137,5 @@ def test_tasks_and_processes_put_and_search_one_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_tasks_and_processes_put_and_search_one_store_long(tmp_path: Path) -> None:
     path = tmp_path / "store"
-    run_everyone(path, count=120)  # each search reads its whole namespace: quadratic
-    check_everything_is_there(path, count=120)
+    run_everyone(path, count=300)
+    check_everything_is_there(path, count=300)
