@@ -39,6 +39,7 @@ EXPECTED_OUTPUT = {
         "3",
         "64",
     ],
+    "README.md#LangGraph long-term memory": ["name=Ada", "likes=green tea, name=Ada"],
 }
 
 

@@ -165,7 +165,8 @@ def check_filter(filter_: object) -> dict[str, Any] | None:
     """A search filter: ``None`` or a dict of field -> value or ``{"$op": value}``.
 
     Raises:
-        InvalidArgument: not a dict, or an operator other than `OPERATORS`.
+        InvalidArgument: not a dict, an operator other than `OPERATORS`, or a dict
+            mixing operators with fields (``{"$gt": 1, "x": 2}``).
     """
     if filter_ is None:
         return None
@@ -179,6 +180,11 @@ def check_filter(filter_: object) -> dict[str, Any] | None:
 def _check_operators(field: object, wanted: object) -> None:
     if not isinstance(wanted, Mapping):
         return
+    operators = [name for name in wanted if isinstance(name, str) and name.startswith("$")]
+    if operators and len(operators) != len(wanted):
+        raise InvalidArgument(
+            f"filter on {field!r}: {dict(wanted)!r:.80} mixes operators and fields"
+        )
     for name, inner in wanted.items():
         if isinstance(name, str) and name.startswith("$"):
             if name not in OPERATORS:
