@@ -103,3 +103,18 @@ def test_bench_checksum_quick(tmp_path: Path) -> None:
         assert measure["after"] > 0
         assert measure["change"] == measure["after"] / measure["before"] - 1
     assert "| get, random keys (cold cache) |" in (results / "checksum.md").read_text()
+
+
+def test_bench_langgraph_saver_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_langgraph_saver.py", tmp_path)
+    figures = json.loads((results / "langgraph_saver.json").read_text())["benchmarks"]
+    saver, in_memory, sqlite = "MemkvSaver (LMDB, durable)", "InMemorySaver", "SqliteSaver (file)"
+    assert set(figures["invoke, new thread"]["stats"]) == {saver, in_memory, sqlite}
+    assert set(figures["get_state_history, 50 checkpoints"]["stats"]) == {saver, in_memory, sqlite}
+    concurrent = figures["16 concurrent async threads, per invocation"]["stats"]
+    assert set(concurrent) == {saver, "AsyncSqliteSaver (file)", in_memory}
+    assert figures["invoke, new thread"]["stats"][saver]["n"] == 10
+    goals = {"invoke, new thread": 1.0, "invoke, new thread (goal)": 1.2, "get_state": 1.2}
+    for name, goal in goals.items():
+        assert figures[name]["ratio"] > 0
+        assert figures[name]["met"] == (figures[name]["ratio"] <= goal)
