@@ -66,6 +66,16 @@ def blob_key(thread_id: str, checkpoint_ns: str, channel: str, version: Version)
     return _checked((_ROOT, _BLOB, thread_id, checkpoint_ns, channel, _version(version)), "blob")
 
 
+def blobs_of_namespace(thread_id: str, checkpoint_ns: str) -> str:
+    return _checked((_ROOT, _BLOB, thread_id, checkpoint_ns), "blob")
+
+
+def blob_in_namespace(prefix: str, channel: str, version: Version) -> str:
+    """The blob key under ``prefix`` (`blobs_of_namespace`), unchecked: for reads,
+    where a key too long was never written (a read of one raises `memkv.InvalidKey`)."""
+    return prefix + pack((channel, _version(version)))
+
+
 def blobs_of_thread(thread_id: str) -> str:
     return _checked((_ROOT, _BLOB, thread_id), "blob")
 

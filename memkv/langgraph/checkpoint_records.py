@@ -65,6 +65,7 @@ class StoredCheckpoint(NamedTuple):
 
 
 Matches = Callable[[CheckpointRecord], bool]
+BlobsRead = dict[tuple[str, str, str, keys.Version], BlobRecord | None]
 
 
 # -- writes ------------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def put_in(
         else keys.run_key(record.run_id, thread_id, checkpoint_ns, checkpoint_id)
     )
     for blob_key, blob in blob_keys:
-        tx.store(blob_key, blob, keys.CATEGORY)
+        if blob.type != EMPTY_BLOB:  # an absent blob reads as no value, as an empty one
+            tx.store(blob_key, blob, keys.CATEGORY)
     tx.store(key, record, keys.CATEGORY)
     if run_key is not None:
         tx.store(run_key, "", keys.CATEGORY)
@@ -218,7 +220,7 @@ def checkpoint_of(
         entry = latest[0] if latest else None
     if entry is None:
         return None
-    return _complete(view, entry.key, entry.content)
+    return _complete(view, _where(entry.key), entry.content, {})
 
 
 def page_of(
@@ -235,27 +237,44 @@ def page_of(
     accepts; and the key to go on after (``None``: the scan reached the end)."""
     entries = view.list(prefix=prefix, reverse=True, limit=size, after=after, type=CheckpointRecord)
     found: list[StoredCheckpoint] = []
+    blobs: BlobsRead = {}  # read once per page: checkpoints share them
     for entry in entries:
-        if before_id is not None and _where(entry.key)[2] >= before_id:
+        where = _where(entry.key)
+        if before_id is not None and where[2] >= before_id:
             continue
         if matches is not None and not matches(entry.content):
             continue
-        found.append(_complete(view, entry.key, entry.content))
+        found.append(_complete(view, where, entry.content, blobs))
     return found, (entries[-1].key if len(entries) == size else None)
 
 
-def _complete(view: Reader, key: str, record: CheckpointRecord) -> StoredCheckpoint:
-    thread_id, checkpoint_ns, checkpoint_id = _where(key)
+def _complete(
+    view: Reader,
+    where: tuple[str, str, str],
+    record: CheckpointRecord,
+    blobs_read: BlobsRead,
+) -> StoredCheckpoint:
+    """The checkpoint at ``where`` with its blobs (through ``blobs_read``, those
+    already read on the same snapshot) and its pending writes."""
+    thread_id, checkpoint_ns, checkpoint_id = where
     blobs: dict[str, BlobRecord] = {}
+    blob_prefix = None
     for channel, version in record.versions.items():
-        blob = view.get(keys.blob_key(thread_id, checkpoint_ns, channel, version), type=BlobRecord)
-        if blob is not None and blob.content.type != EMPTY_BLOB:
-            blobs[channel] = blob.content
+        known = (thread_id, checkpoint_ns, channel, version)
+        if known in blobs_read:
+            blob = blobs_read[known]
+        else:
+            if blob_prefix is None:
+                blob_prefix = keys.blobs_of_namespace(thread_id, checkpoint_ns)
+            entry = view.get(keys.blob_in_namespace(blob_prefix, channel, version), type=BlobRecord)
+            blob = blobs_read[known] = None if entry is None else entry.content
+        if blob is not None and blob.type != EMPTY_BLOB:
+            blobs[channel] = blob
     prefix = keys.writes_of_checkpoint(thread_id, checkpoint_ns, checkpoint_id)
-    writes = [
-        (str(unpack(entry.key)[5]), int(unpack(entry.key)[6]), entry.content)
-        for entry in view.list(prefix=prefix, type=WriteRecord)
-    ]
+    writes: list[tuple[str, int, WriteRecord]] = []
+    for entry in view.list(prefix=prefix, type=WriteRecord):
+        task_id, idx = unpack(entry.key)[5:7]
+        writes.append((str(task_id), int(idx), entry.content))
     writes.sort(key=lambda write: (write[2].task_path, write[0], write[1]))  # writes_sort_key
     return StoredCheckpoint(
         thread_id,
