@@ -39,6 +39,11 @@ EXPECTED_OUTPUT = {
         "3",
         "64",
     ],
+    "README.md#LangGraph checkpoints": [
+        "{'please review': 'Dear Ada, the release is on Friday.'}",
+        "('review',)",
+        "['drafted', 'reviewed: approved']",
+    ],
 }
 
 
