@@ -34,6 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Durability
 
 from benchmarks.common import RESULTS, Figures, Target, interleaved, report, workdir
 from memkv.langgraph import MemkvSaver
@@ -98,8 +99,12 @@ def sync_figures(directory: Path, invocations: int, reads: int) -> Figures:
         }
         numbers = itertools.count()
 
-        def invoker(graph: CompiledStateGraph[Any, Any, Any, Any]) -> Callable[[], object]:
-            return lambda: graph.invoke({"texts": []}, thread(f"new-{next(numbers)}"))
+        def invoker(
+            graph: CompiledStateGraph[Any, Any, Any, Any], durability: Durability = "async"
+        ) -> Callable[[], object]:
+            return lambda: graph.invoke(
+                {"texts": []}, thread(f"new-{next(numbers)}"), durability=durability
+            )
 
         figures: Figures = {}
         contenders = {name: invoker(g) for name, g in graphs.items()}
@@ -108,6 +113,9 @@ def sync_figures(directory: Path, invocations: int, reads: int) -> Figures:
         )
         figures["invoke, new thread"] = invoke
         figures["invoke, new thread (goal)"] = {name: invoke[name] for name in (MEMKV, IN_MEMORY)}
+        figures["invoke, new thread, durability='exit'"] = interleaved(
+            {name: invoker(g, "exit") for name, g in graphs.items()}, invocations
+        )
         done = thread("done")
         for graph in graphs.values():
             graph.invoke({"texts": []}, done)
@@ -183,7 +191,9 @@ def main() -> int:
         f"{args.rounds} rounds: the throughput is the inverse of the time per invocation. "
         "MemkvSaver's store is durable (each commit flushed; the relaxed line, for reference, "
         "does not flush LMDB's meta page); SqliteSaver runs with its defaults (WAL, "
-        "SQLite's default synchronous=FULL)."
+        "SQLite's default synchronous=FULL). LangGraph saves each step's checkpoint and "
+        "writes as the graph runs (its default durability, 'async'); with "
+        "durability='exit' it saves once, when the invocation ends."
     )
     report("langgraph_saver", command, figures, targets, Path(args.output), notes=notes)
     return 0

@@ -112,6 +112,11 @@ def test_bench_langgraph_saver_quick(tmp_path: Path) -> None:
     relaxed = "MemkvSaver (LMDB, relaxed)"
     assert set(figures["invoke, new thread"]["stats"]) == {saver, relaxed, in_memory, sqlite}
     assert set(figures["get_state_history, 50 checkpoints"]["stats"]) == {saver, in_memory, sqlite}
+    assert set(figures["invoke, new thread, durability='exit'"]["stats"]) == {
+        saver,
+        in_memory,
+        sqlite,
+    }
     concurrent = figures["16 concurrent async threads, per invocation"]["stats"]
     assert set(concurrent) == {saver, "AsyncSqliteSaver (file)", in_memory}
     assert figures["invoke, new thread"]["stats"][saver]["n"] == 10
