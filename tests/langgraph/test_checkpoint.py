@@ -4,6 +4,8 @@ suite drives the async ones), where its records live, thread isolation, bad inpu
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,28 @@ import memkv
 from memkv.langgraph import MemkvSaver
 from memkv.langgraph.checkpoint_keys import CATEGORY
 from tests.memkv.helpers import raises_naming
+from tests.memkv.test_conformance import CountingBackend as ScanCounting
+
+
+class CountingBackend(ScanCounting):
+    """Counts the items scans return and the point reads (``get``) too."""
+
+    def __init__(self, inner: memkv.Backend) -> None:
+        super().__init__(inner)
+        self.point_reads = 0
+
+    def _counting(self, txn: Any) -> Any:
+        outer, wrapped = self, super()._counting(txn)
+
+        class Counted:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(wrapped, name)
+
+            def get(self, *args: Any, **kwargs: Any) -> Any:
+                outer.point_reads += 1
+                return txn.get(*args, **kwargs)
+
+        return Counted()
 
 
 def put(
@@ -322,3 +346,49 @@ async def test_concurrent_async_threads(memory: memkv.Memory, tmp_path: Path) ->
     async with MemkvSaver.afrom_path(tmp_path / "async-store") as opened:
         assert [found async for found in opened.alist(None)] == []
     assert opened.memory.closed
+
+
+def test_latest_checkpoint_costs_the_same_whatever_the_history(memory: memkv.Memory) -> None:
+    counting = CountingBackend(memory.backend)
+    saver = MemkvSaver(memkv.Memory(counting))
+
+    def grow(thread_id: str, checkpoints: int) -> RunnableConfig:
+        parent = None
+        for step in range(checkpoints):
+            parent = put(
+                saver,
+                thread_id,
+                parent,
+                values={"v": step},
+                versions={"v": step + 1},
+                new_versions={"v": step + 1},
+                step=step,
+            )
+            saver.put_writes(parent, [("v", step)], f"task-{step}")
+        assert parent is not None
+        return parent
+
+    def cost(read: Callable[[], object]) -> tuple[int, int]:
+        counting.scanned = counting.point_reads = 0
+        read()
+        return counting.scanned, counting.point_reads
+
+    short, long = grow("short", 3), grow("long", 100)
+    for thread_id, latest in (("short", short), ("long", long)):
+        found = saver.get_tuple(generate_config(thread_id))
+        assert found is not None
+        assert found.config == latest
+
+    def latest(thread_id: str) -> object:
+        return saver.get_tuple(generate_config(thread_id))
+
+    def page(thread_id: str) -> object:
+        return ids(saver, generate_config(thread_id), limit=2)
+
+    latest_costs = {cost(functools.partial(latest, t)) for t in ("short", "long")}
+    by_id_costs = {cost(functools.partial(saver.get_tuple, c)) for c in (short, long)}
+    page_costs = {cost(functools.partial(page, t)) for t in ("short", "long")}
+    assert len(latest_costs) == len(by_id_costs) == len(page_costs) == 1  # the same for both
+    ((scanned, point_reads),) = latest_costs
+    assert scanned <= 2  # the checkpoint, its one write: no scan of the history
+    assert point_reads <= 2
