@@ -374,10 +374,10 @@ def test_latest_checkpoint_costs_the_same_whatever_the_history(memory: memkv.Mem
         return counting.scanned, counting.point_reads
 
     short, long = grow("short", 3), grow("long", 100)
-    for thread_id, latest in (("short", short), ("long", long)):
+    for thread_id, made in (("short", short), ("long", long)):
         found = saver.get_tuple(generate_config(thread_id))
         assert found is not None
-        assert found.config == latest
+        assert found.config == made
 
     def latest(thread_id: str) -> object:
         return saver.get_tuple(generate_config(thread_id))
