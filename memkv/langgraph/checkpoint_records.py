@@ -91,7 +91,9 @@ def put_in(
         else keys.run_key(record.run_id, thread_id, checkpoint_ns, checkpoint_id)
     )
     for blob_key, blob in blob_keys:
-        if blob.type != EMPTY_BLOB:  # an absent blob reads as no value, as an empty one
+        if blob.type == EMPTY_BLOB:  # no record: an absent blob reads as no value
+            tx.forget(blob_key)  # (a value an earlier put gave this version is gone)
+        else:
             tx.store(blob_key, blob, keys.CATEGORY)
     tx.store(key, record, keys.CATEGORY)
     if run_key is not None:

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions
+from langgraph.checkpoint.base import BaseCheckpointSaver, ChannelVersions
 from langgraph.checkpoint.conformance.test_utils import (
     generate_checkpoint,
     generate_config,
     generate_metadata,
 )
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.types import ERROR
 
 import memkv
@@ -48,7 +49,7 @@ class CountingBackend(ScanCounting):
 
 
 def put(
-    saver: MemkvSaver,
+    saver: BaseCheckpointSaver[Any],
     thread_id: str,
     parent: RunnableConfig | None = None,
     *,
@@ -392,3 +393,16 @@ def test_latest_checkpoint_costs_the_same_whatever_the_history(memory: memkv.Mem
     ((scanned, point_reads),) = latest_costs
     assert scanned <= 2  # the checkpoint, its one write: no scan of the history
     assert point_reads <= 2
+
+
+def test_an_emptied_version_reads_as_empty_as_in_memory_saver(memory: memkv.Memory) -> None:
+    """A fork that reuses a version number for an empty channel empties it for every
+    checkpoint that reads that version, as LangGraph's own savers do."""
+    results = []
+    for saver in (InMemorySaver(), MemkvSaver(memory)):
+        first = put(saver, "t", values={"a": 1}, versions={"a": 1}, new_versions={"a": 1})
+        put(saver, "t", values={}, versions={"a": 1}, new_versions={"a": 1})
+        found = saver.get_tuple(first)
+        assert found is not None
+        results.append(found.checkpoint["channel_values"])
+    assert results == [{}, {}]
