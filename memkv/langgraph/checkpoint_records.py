@@ -275,7 +275,7 @@ def _complete(
     prefix = keys.writes_of_checkpoint(thread_id, checkpoint_ns, checkpoint_id)
     writes: list[tuple[str, int, WriteRecord]] = []
     for entry in view.list(prefix=prefix, type=WriteRecord):
-        task_id, idx = unpack(entry.key)[5:7]
+        task_id, idx = unpack(entry.key[len(prefix) :])  # only what follows the prefix
         writes.append((str(task_id), int(idx), entry.content))
     writes.sort(key=lambda write: (write[2].task_path, write[0], write[1]))  # writes_sort_key
     return StoredCheckpoint(
@@ -289,6 +289,9 @@ def _complete(
 
 
 def _where(key: str) -> tuple[str, str, str]:
-    """Thread id, namespace and checkpoint id of a checkpoint (or write) key."""
-    parts = unpack(key)
-    return str(parts[2]), str(parts[3]), str(parts[4])
+    """Thread id, namespace and checkpoint id of a checkpoint key."""
+    thread_id, checkpoint_ns, checkpoint_id = unpack(key[_CHECKPOINT_PARTS_AT:])
+    return str(thread_id), str(checkpoint_ns), str(checkpoint_id)
+
+
+_CHECKPOINT_PARTS_AT: Final = len(keys.CHECKPOINTS)  # where a checkpoint key's ids start
