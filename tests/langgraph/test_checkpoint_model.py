@@ -5,8 +5,12 @@ the same answer on both."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.runnables import RunnableConfig
@@ -143,9 +147,16 @@ class Pair:
         return got, sorted((seen(found) for found in listed), key=repr)
 
 
-@given(operations)
-def test_same_answers_as_in_memory_saver(sequence: list[dict[str, Any]]) -> None:
-    with memkv.open(memkv.IN_MEMORY) as memory:
+@pytest.mark.parametrize("backend", ["in-memory", "lmdb"])
+@given(sequence=operations)
+def test_same_answers_as_in_memory_saver(backend: str, sequence: list[dict[str, Any]]) -> None:
+    with contextlib.ExitStack() as stack:
+        if backend == "lmdb":  # a store per example; unsynced: flushes are not the point
+            directory = stack.enter_context(tempfile.TemporaryDirectory())
+            memory = memkv.open(Path(directory) / "store", durability="unsynced")
+        else:
+            memory = memkv.open(memkv.IN_MEMORY)
+        stack.enter_context(memory)
         pair = Pair(memory)
         for number, operation in enumerate(sequence):
             model, subject = pair.run(operation)
