@@ -78,7 +78,8 @@ def put_in(
     blobs: dict[tuple[str, keys.Version], BlobRecord],
 ) -> None:
     """Store a checkpoint at ``where`` (thread id, namespace, checkpoint id) and the
-    blobs of its new channel versions; the same id again replaces it."""
+    blobs of its new channel versions; the same id again replaces it (and the run it
+    is filed under)."""
     thread_id, checkpoint_ns, checkpoint_id = where
     key = keys.checkpoint_key(thread_id, checkpoint_ns, checkpoint_id)
     blob_keys = [
@@ -95,6 +96,9 @@ def put_in(
             tx.forget(blob_key)  # (a value an earlier put gave this version is gone)
         else:
             tx.store(blob_key, blob, keys.CATEGORY)
+    replaced = tx.get(key, type=CheckpointRecord)
+    if replaced is not None and replaced.content.run_id not in (None, record.run_id):
+        tx.forget(keys.run_key(replaced.content.run_id, *where))
     tx.store(key, record, keys.CATEGORY)
     if run_key is not None:
         tx.store(run_key, "", keys.CATEGORY)

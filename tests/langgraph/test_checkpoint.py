@@ -406,3 +406,18 @@ def test_an_emptied_version_reads_as_empty_as_in_memory_saver(memory: memkv.Memo
         assert found is not None
         results.append(found.checkpoint["channel_values"])
     assert results == [{}, {}]
+
+
+def test_a_checkpoint_put_again_is_filed_under_its_new_run(memory: memkv.Memory) -> None:
+    saver = MemkvSaver(memory)
+    config = generate_config("t")
+    checkpoint = generate_checkpoint()
+    saver.put(config, checkpoint, generate_metadata(run_id="old"), {})
+    stored = saver.put(config, checkpoint, generate_metadata(run_id="new"), {})
+    saver.delete_for_runs(["old"])
+    found = saver.get_tuple(stored)
+    assert found is not None
+    assert found.metadata["run_id"] == "new"
+    saver.delete_for_runs(["new"])
+    assert saver.get_tuple(stored) is None
+    assert memory.internal.count(CATEGORY) == 0
