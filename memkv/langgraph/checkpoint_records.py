@@ -96,6 +96,18 @@ def put_in(
             tx.forget(blob_key)  # (a value an earlier put gave this version is gone)
         else:
             tx.store(blob_key, blob, keys.CATEGORY)
+    _store_checkpoint(tx, key, where, record, run_key)
+
+
+def _store_checkpoint(
+    tx: Transaction,
+    key: str,
+    where: tuple[str, str, str],
+    record: CheckpointRecord,
+    run_key: str | None,
+) -> None:
+    """Store the checkpoint record and file it under its run (no longer under the run
+    of a record it replaces)."""
     replaced = tx.get(key, type=CheckpointRecord)
     if replaced is not None and replaced.content.run_id not in (None, record.run_id):
         tx.forget(keys.run_key(replaced.content.run_id, *where))
@@ -174,13 +186,12 @@ def copy_thread_in(tx: Transaction, source: str, target: str) -> int:
     target_prefix = keys.checkpoints_of_thread(target)
     checkpoints = tx.list(prefix=source_prefix, type=CheckpointRecord)
     for entry in checkpoints:
-        tx.store(
-            keys.retarget(entry.key, source_prefix, target_prefix), entry.content, keys.CATEGORY
-        )
-        if entry.content.run_id is not None:
-            _, checkpoint_ns, checkpoint_id = _where(entry.key)
-            run_key = keys.run_key(entry.content.run_id, target, checkpoint_ns, checkpoint_id)
-            tx.store(run_key, "", keys.CATEGORY)
+        _, checkpoint_ns, checkpoint_id = _where(entry.key)
+        where = (target, checkpoint_ns, checkpoint_id)
+        run_id = entry.content.run_id
+        run_key = None if run_id is None else keys.run_key(run_id, *where)
+        moved = keys.retarget(entry.key, source_prefix, target_prefix)
+        _store_checkpoint(tx, moved, where, entry.content, run_key)
     return len(checkpoints)
 
 
