@@ -23,6 +23,7 @@ from memkv import layout
 from memkv.backends.base import ReadTxn, Table
 from memkv.entry import EntryHeader, decode_header
 from memkv.errors import CorruptRecord, InvalidArgument
+from memkv.keys import prefix_end
 
 SWEPT_PER_WRITE: Final = 2  # expired entries each write transaction removes
 Ttl = float | timedelta  # seconds (an int will do), or a timedelta
@@ -79,6 +80,16 @@ def expired_keys(
     skip = layout.expiry_key_skip(space)
     found = txn.scan(Table.INDEX, prefix, stop, limit=limit, keys_only=True)
     return [key[skip:] for key, _ in found]
+
+
+def next_expiry(txn: ReadTxn, space: layout.Space, now: datetime) -> datetime | None:
+    """When the first entry of ``space`` not yet expired at ``now`` expires
+    (``None``: no such entry has a time to live)."""
+    start = layout.expired_before(space, now)
+    found = txn.scan(
+        Table.INDEX, start, prefix_end(layout.expiry_prefix(space)), limit=1, keys_only=True
+    )
+    return layout.expiry_time(space, found[0][0]) if found else None
 
 
 def expired(txn: ReadTxn, space: layout.Space, now: datetime) -> dict[bytes, EntryHeader | None]:

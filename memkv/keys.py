@@ -47,6 +47,7 @@ _UNESCAPES: Final = {"\x01": "\x00", "\x02": "\x01"}
 _TAG_NEGATIVE_INT: Final = "\x01"
 _TAG_INT: Final = "\x02"
 _TAG_STR: Final = "\x03"
+_AFTER_TAGS: Final = "\x04"  # sorts after every tag
 _MAX_INT_DIGITS: Final = 64  # hexadecimal digits: |n| < 16**64 (256 bits)
 _LENGTH_BASE: Final = ord("0")
 _COMPLEMENT: Final = str.maketrans("0123456789abcdef", "fedcba9876543210")
@@ -74,6 +75,17 @@ def pack(parts: tuple[KeyPart, ...]) -> str:
                 "components must be str or int"
             )
     return "".join(pieces)
+
+
+def packed_end(parts: tuple[KeyPart, ...]) -> str:
+    """A key that sorts after ``pack(parts)`` and every key packed from a longer tuple
+    that starts with ``parts``, and before any other key above them: a listing that
+    starts after it (``after=``) skips all of them.
+
+    Raises:
+        InvalidKey: as `pack`.
+    """
+    return pack(parts) + _AFTER_TAGS
 
 
 def _pack_int(number: int) -> str:

@@ -59,7 +59,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from memkv.keys import pack, unpack
@@ -177,6 +177,13 @@ def expired_before(space: Space, moment: datetime) -> bytes:
     """The first key of the index by expiry past every entry expired at ``moment``
     (one whose expiry time is ``moment`` or earlier)."""
     return expiry_prefix(space) + (_micros(moment) + 1).to_bytes(8, "big")
+
+
+def expiry_time(space: Space, index_key: bytes) -> datetime:
+    """The expiry time an index-by-expiry key of ``space`` holds (`expiry_key`)."""
+    start = len(expiry_prefix(space))
+    micros = int.from_bytes(index_key[start : start + 8], "big") - _TIME_OFFSET
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def expiry_key_skip(space: Space) -> int:

@@ -119,6 +119,11 @@ class Memory(ReadOperations):
         return self._closed
 
     @property
+    def clock(self) -> Clock:
+        """What the store reads the time from: for timestamps and expiry."""
+        return self._clock
+
+    @property
     def internal(self) -> Memory:
         """The same store's internal key space, with the same operations: for the
         packages built on memkv (sequence logs, domain records and their indexes),

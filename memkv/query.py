@@ -57,7 +57,7 @@ class Query(msgspec.Struct, frozen=True, kw_only=True):
         check_limit(limit)
         base = layout.index_prefix(space, category, session_id)
         index = base or space
-        start = index + _encode_prefix(prefix)
+        start = index + encode_prefix(prefix)
         stop = prefix_end(start) if start else layout.space_end(space)
         if after is not None:
             cursor = index + _encode_cursor(after)
@@ -100,7 +100,12 @@ def check_limit(limit: object) -> None:
         raise InvalidArgument(f"limit must be an integer >= 0 or None, not {limit!r:.80}")
 
 
-def _encode_prefix(prefix: object) -> bytes:
+def encode_prefix(prefix: object) -> bytes:
+    """A checked key prefix as bytes (``None``: the empty prefix, no filter).
+
+    Raises:
+        InvalidArgument: not a str, not UTF-8, or longer than a key can be.
+    """
     if prefix is None:
         return _EMPTY
     if not isinstance(prefix, str):

@@ -37,7 +37,7 @@ from memkv.entry import (
 )
 from memkv.errors import Conflict, CorruptRecord, InvalidArgument, NotFound, TransactionClosed
 from memkv.keys import check_name, encode_key, prefix_end, quote_key
-from memkv.query import Query, check_filters, check_limit
+from memkv.query import Query, check_filters, check_limit, encode_prefix
 from memkv.text import entry_terms, query_terms
 
 R = TypeVar("R")
@@ -182,6 +182,7 @@ class ReadOperations(ABC):
         *,
         category: str | None = None,
         session_id: str | None = None,
+        prefix: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Entries:
@@ -191,7 +192,7 @@ class ReadOperations(ABC):
         ``query`` is plain text, never a query language: its terms are its words
         (`memkv.text`); an entry must hold at least one of them. A query without terms
         (empty, only punctuation) returns the newest entries instead, newest first,
-        with no score. ``category``, ``session_id`` and ``since`` (inclusive) /
+        with no score. ``category``, ``session_id``, a key ``prefix`` and ``since`` (inclusive) /
         ``until`` (exclusive), bounds on the entry's timestamp, filter the results;
         the statistics that rank them are the whole store's. At most ``limit``.
 
@@ -209,7 +210,8 @@ class ReadOperations(ABC):
         _check_moment(until, "until")
         if self._space != layout.USER_SPACE:
             raise InvalidArgument("the internal key space keeps no recall index")
-        search = Search(query_terms(query), limit, category, session_id, since, until)
+        raw_prefix = encode_prefix(prefix)
+        search = Search(query_terms(query), limit, category, session_id, raw_prefix, since, until)
         return self._read(lambda reader: reader._recall(search), several_reads=True)
 
 
@@ -243,6 +245,18 @@ class Reader(ReadOperations):
 
     def _snapshot(self) -> ReadTxn:
         return self._txn
+
+    @property
+    def now(self) -> datetime:
+        """The moment this view reads at: what has expired by then is absent. In a
+        `Transaction`, also the ``timestamp`` of every entry it writes."""
+        return self._moment()
+
+    def next_expiry(self) -> datetime | None:
+        """When the next entry of this view's space expires: the first expiry time
+        after the moment the view reads at (``None``: no entry has a time to live).
+        Until then, nothing this view's space shows changes but by a write."""
+        return expiry.next_expiry(self._snapshot(), self._space, self._moment())
 
     def _moment(self) -> datetime:
         """The moment this view reads at."""
@@ -387,6 +401,9 @@ class Reader(ReadOperations):
         elif search.session_id is not None:
             session = layout.session_prefix(_USER, search.session_id)
             tests.append(lambda raw_key: txn.get(_INDEX, session + raw_key) is not None)
+        if search.prefix:
+            key_prefix = _USER + search.prefix
+            tests.append(lambda raw_key: raw_key.startswith(key_prefix))
         since, until = search.since, search.until
         if since is not None or until is not None:
 
@@ -963,6 +980,7 @@ class Search(NamedTuple):
     limit: int | None
     category: str | None
     session_id: str | None
+    prefix: bytes  # of the key, in the user's space (empty: none)
     since: datetime | None
     until: datetime | None
 

@@ -105,6 +105,36 @@ def test_bench_checksum_quick(tmp_path: Path) -> None:
     assert "| get, random keys (cold cache) |" in (results / "checksum.md").read_text()
 
 
+def test_bench_langgraph_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_langgraph.py", tmp_path)
+    names = {"langgraph.md", "langgraph-summary.md", "langgraph.json"}
+    assert names <= {path.name for path in results.iterdir()}
+    document = json.loads((results / "langgraph.json").read_text())
+    assert document["workload"]["items"] == 600
+    benchmarks = document["benchmarks"]
+    assert set(benchmarks) == {
+        "put (durable)",
+        "get",
+        "search with a filter (limit 10)",
+        "list_namespaces",
+        "keyword query (limit 10)",
+        "vector search (limit 10)",
+    }
+    for entry in benchmarks.values():
+        assert set(entry["stats"]) == {"MemkvStore", "SqliteStore", "InMemoryStore"}
+        for stats in entry["stats"].values():
+            assert 0 < stats["p50"] <= stats["p99"]
+        if "target" in entry:
+            assert entry["met"] == (entry["ratio"] <= float(entry["target"].split()[-1]))
+    top10 = document["keyword_top10"]
+    assert len(top10) == 10
+    scores = [hit["score"] for hit in top10]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[-1] > 0
+    assert all({"marathon", "running"} & set(hit["text"].split()) for hit in top10)
+    assert "| put (durable) | MemkvStore |" in (results / "langgraph.md").read_text()
+
+
 def test_bench_langgraph_saver_quick(tmp_path: Path) -> None:
     results = run_quick("bench_langgraph_saver.py", tmp_path)
     figures = json.loads((results / "langgraph_saver.json").read_text())["benchmarks"]

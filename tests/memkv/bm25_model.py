@@ -201,6 +201,7 @@ class RecallModel:
         *,
         category: str | None = None,
         session_id: str | None = None,
+        prefix: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[Hit]:
@@ -211,6 +212,7 @@ class RecallModel:
             for row in self.rows.values()
             if category in (None, row.category)
             and session_id in (None, row.session_id)
+            and row.key.startswith(prefix or "")
             and (since is None or row.timestamp >= since)
             and (until is None or row.timestamp < until)
         ]

@@ -46,6 +46,7 @@ from tests.memkv.bm25_model import Hit, RecallModel, Row, assert_ranking
 from tests.memkv.helpers import raises_naming
 
 MINUTE: Final = timedelta(minutes=1)
+SECOND: Final = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -210,6 +211,26 @@ def test_touch_extends_or_clears_expiry_without_rewriting_the_entry(
     assert mem.list("auth", "s-9") == [cleared]
     assert expiry_keys(mem) == []
     assert mem.verify() == []
+
+
+def test_next_expiry_is_the_soonest_expiry_still_ahead(
+    mem: memkv.Memory, clock: ManualClock
+) -> None:
+    """`next_expiry` names the first moment a read could change without a write."""
+    assert mem.snapshot(lambda view: view.next_expiry()) is None
+    mem.store("never", "x")
+    assert mem.snapshot(lambda view: view.next_expiry()) is None
+    later = mem.store("later", "x", ttl=120).expires_at
+    sooner = mem.store("sooner", "x", ttl=60).expires_at
+    assert mem.snapshot(lambda view: view.next_expiry()) == sooner
+    clock.advance(60)  # "sooner" has expired (still stored): the next is "later"
+    assert mem.snapshot(lambda view: view.next_expiry()) == later
+    assert mem.transact(lambda tx: tx.next_expiry()) == later
+    mem.internal.store("inside", "x", ttl=10)
+    assert mem.snapshot(lambda view: view.next_expiry()) == later  # one space each
+    assert mem.snapshot(lambda view: view.internal.next_expiry()) == clock() + 10 * SECOND
+    clock.advance(60)
+    assert mem.snapshot(lambda view: view.next_expiry()) is None
 
 
 def test_touch_of_an_absent_or_expired_key_is_not_found(

@@ -213,12 +213,21 @@ def test_filters_apply_after_scoring(memory: memkv.Memory) -> None:
         {"session_id": "s1"},
         {"category": "core", "session_id": "s2"},
         {"category": "nothing"},
+        {"prefix": "fruit/"},
+        {"prefix": "fruit/", "category": "daily"},
+        {"prefix": "recipes/pie"},
+        {"prefix": "nothing/"},
     ):
         got = agrees(memory, model, "apple pie", 100, **filters)
         for entry in got:
             assert entry.score == pytest.approx(whole[entry.key], rel=1e-9)
             assert filters.get("category", entry.category) == entry.category
             assert filters.get("session_id", entry.session_id) == entry.session_id
+            assert entry.key.startswith(filters.get("prefix", ""))
+        newest = model.ranking("", **filters)  # type: ignore[arg-type]
+        assert [entry.key for entry in recall(memory, "", 100, **filters)] == [
+            hit.key for hit in newest
+        ]
 
 
 def test_since_is_inclusive_and_until_exclusive(memory: memkv.Memory) -> None:
@@ -891,13 +900,20 @@ class _SinceExclusive(memkv.Memory):
         *,
         category: str | None = None,
         session_id: str | None = None,
+        prefix: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[memkv.MemoryEntry[Any]]:
         if since is not None:
             since += timedelta(microseconds=1)
         return super().recall(
-            query, limit, category=category, session_id=session_id, since=since, until=until
+            query,
+            limit,
+            category=category,
+            session_id=session_id,
+            prefix=prefix,
+            since=since,
+            until=until,
         )
 
 
