@@ -133,3 +133,24 @@ def test_bench_langgraph_quick(tmp_path: Path) -> None:
     assert scores[-1] > 0
     assert all({"marathon", "running"} & set(hit["text"].split()) for hit in top10)
     assert "| put (durable) | MemkvStore |" in (results / "langgraph.md").read_text()
+
+
+def test_bench_langgraph_saver_quick(tmp_path: Path) -> None:
+    results = run_quick("bench_langgraph_saver.py", tmp_path)
+    figures = json.loads((results / "langgraph_saver.json").read_text())["benchmarks"]
+    saver, in_memory, sqlite = "MemkvSaver (LMDB, durable)", "InMemorySaver", "SqliteSaver (file)"
+    relaxed = "MemkvSaver (LMDB, relaxed)"
+    assert set(figures["invoke, new thread"]["stats"]) == {saver, relaxed, in_memory, sqlite}
+    assert set(figures["get_state_history, 50 checkpoints"]["stats"]) == {saver, in_memory, sqlite}
+    assert set(figures["invoke, new thread, durability='exit'"]["stats"]) == {
+        saver,
+        in_memory,
+        sqlite,
+    }
+    concurrent = figures["16 concurrent async threads, per invocation"]["stats"]
+    assert set(concurrent) == {saver, "AsyncSqliteSaver (file)", in_memory}
+    assert figures["invoke, new thread"]["stats"][saver]["n"] == 10
+    goals = {"invoke, new thread": 1.0, "invoke, new thread (goal)": 1.2, "get_state": 1.2}
+    for name, goal in goals.items():
+        assert figures[name]["ratio"] > 0
+        assert figures[name]["met"] == (figures[name]["ratio"] <= goal)

@@ -40,6 +40,11 @@ EXPECTED_OUTPUT = {
         "64",
     ],
     "README.md#LangGraph long-term memory": ["name=Ada", "likes=green tea, name=Ada"],
+    "README.md#LangGraph checkpoints": [
+        "{'please review': 'Dear Ada, the release is on Friday.'}",
+        "('review',)",
+        "['drafted', 'reviewed: approved']",
+    ],
 }
 
 

@@ -10,3 +10,7 @@ __all__ = ["CATEGORY", "AsyncMemkvStore", "MemkvStore"]
 from memkv.langgraph.node_cache import MemkvCache
 
 __all__ += ["MemkvCache"]
+
+from memkv.langgraph.checkpoint import MemkvSaver  # noqa: E402 - each part adds its own lines
+
+__all__ += ["MemkvSaver"]
