@@ -190,6 +190,14 @@ def run_items(directory: Path, args: argparse.Namespace) -> tuple[Figures, list[
         }
         for bench, count in samples.items():
             figures[bench] = interleaved({system: ops[system][bench] for system in SYSTEMS}, count)
+        # MemkvStore keeps a search's reads until the next commit: after a write, the
+        # same search reads the namespace afresh
+        bench = "search with a filter (limit 10)"
+        figures[bench + ", after a put"] = interleaved(
+            {system: ops[system][bench] for system in SYSTEMS},
+            args.read_samples // 4,
+            before={system: ops[system]["put (durable)"] for system in SYSTEMS},
+        )
         top = by_system["MemkvStore"].search(("users",), query=QUERY, limit=10)
         top10 = [
             {"namespace": list(hit.namespace), "key": hit.key, "score": hit.score, **hit.value}
@@ -222,7 +230,22 @@ def run_vectors(directory: Path, args: argparse.Namespace) -> Figures:
             return search
 
         contenders = {system: searcher(by_system[system]) for system in SYSTEMS}
-        return {"vector search (limit 10)": interleaved(contenders, args.vector_samples)}
+        figures = {"vector search (limit 10)": interleaved(contenders, args.vector_samples)}
+        counter = itertools.count()
+
+        def putter(store: BaseStore) -> Callable[[], object]:
+            def put() -> None:  # a new item, embedded: MemkvStore reads the vectors afresh
+                n = next(counter)
+                store.put(("users", "new"), f"p-{n}", item_of(n, args.namespaces, rng))
+
+            return put
+
+        figures["vector search (limit 10), after a put"] = interleaved(
+            contenders,
+            max(5, args.vector_samples // 10),
+            before={system: putter(by_system[system]) for system in SYSTEMS},
+        )
+        return figures
 
 
 # -- report ------------------------------------------------------------------------------
@@ -231,8 +254,12 @@ TARGETS = {
     "put (durable)": Target("MemkvStore", "SqliteStore", "slowdown", 0.25),
     "get": Target("MemkvStore", "InMemoryStore", "slowdown", 2.0),
     "search with a filter (limit 10)": Target("MemkvStore", "InMemoryStore", "slowdown", 1.0),
+    "search with a filter (limit 10), after a put": Target(
+        "MemkvStore", "InMemoryStore", "slowdown", 1.0
+    ),
     "list_namespaces": Target("MemkvStore", "InMemoryStore", "slowdown", 0.5),
     "vector search (limit 10)": Target("MemkvStore", "SqliteStore", "slowdown", 1.0),
+    "vector search (limit 10), after a put": Target("MemkvStore", "SqliteStore", "slowdown", 1.0),
 }
 
 

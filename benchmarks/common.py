@@ -56,11 +56,19 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": statistics.median(ordered), "p90": cut[89], "p99": cut[98], "n": len(samples)}
 
 
-def timed(fn: Callable[[], object], samples: int, per_sample: int = 1) -> list[float]:
-    """Seconds per operation, one figure per sample of ``per_sample`` calls."""
+def timed(
+    fn: Callable[[], object],
+    samples: int,
+    per_sample: int = 1,
+    before: Callable[[], object] | None = None,
+) -> list[float]:
+    """Seconds per operation, one figure per sample of ``per_sample`` calls;
+    ``before``: run ahead of each sample, untimed."""
     out = []
     clock = time.perf_counter
     for _ in range(samples):
+        if before is not None:
+            before()
         start = clock()
         for _ in range(per_sample):
             fn()
@@ -69,16 +77,22 @@ def timed(fn: Callable[[], object], samples: int, per_sample: int = 1) -> list[f
 
 
 def interleaved(
-    contenders: dict[str, Callable[[], object]], samples: int, rounds: int = 5, per_sample: int = 1
+    contenders: dict[str, Callable[[], object]],
+    samples: int,
+    rounds: int = 5,
+    per_sample: int = 1,
+    before: dict[str, Callable[[], object]] | None = None,
 ) -> dict[str, list[float]]:
     """Run the contenders in turn, ``rounds`` times, after a warm-up, so that drift in
-    the machine (page cache, disk) falls on all of them alike."""
+    the machine (page cache, disk) falls on all of them alike; ``before``: per
+    contender, what runs ahead of each of its samples, untimed."""
     results: dict[str, list[float]] = {name: [] for name in contenders}
-    for fn in contenders.values():
-        timed(fn, max(1, samples // 20), per_sample)
+    setups = before or {}
+    for name, fn in contenders.items():
+        timed(fn, max(1, samples // 20), per_sample, setups.get(name))
     for _ in range(rounds):
         for name, fn in contenders.items():
-            results[name] += timed(fn, max(1, samples // rounds), per_sample)
+            results[name] += timed(fn, max(1, samples // rounds), per_sample, setups.get(name))
     return results
 
 
