@@ -116,9 +116,11 @@ def test_bench_langgraph_quick(tmp_path: Path) -> None:
         "put (durable)",
         "get",
         "search with a filter (limit 10)",
+        "search with a filter (limit 10), after a put",
         "list_namespaces",
         "keyword query (limit 10)",
         "vector search (limit 10)",
+        "vector search (limit 10), after a put",
     }
     for entry in benchmarks.values():
         assert set(entry["stats"]) == {"MemkvStore", "SqliteStore", "InMemoryStore"}
