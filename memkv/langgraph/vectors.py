@@ -45,24 +45,26 @@ def texts_to_embed(op: PutOp, default_paths: Paths) -> list[tuple[str, str]]:
 
 
 def encode_vector(vector: Sequence[float], dims: int, where: str) -> bytes:
-    """An embedding as float32 bytes.
+    """An embedding as float32 bytes, scaled to unit length (cosine similarity is then
+    a dot product; a zero vector stays zero).
 
     Raises:
         InvalidArgument: not ``dims`` finite numbers (naming ``where``).
     """
-    array = np.asarray(vector, dtype=_FLOAT)
+    array = np.asarray(vector, dtype=np.float64)
     if array.shape != (dims,) or not np.isfinite(array).all():
         raise InvalidArgument(
             f"the embedding of {where} must be {dims} finite numbers (the index's dims), "
             f"got shape {array.shape}"
         )
-    return array.tobytes()
+    norm = float(np.linalg.norm(array))
+    return (array / norm if norm else array).astype(_FLOAT).tobytes()
 
 
 class VectorTable(NamedTuple):
     """The vectors of the items under a namespace prefix, ready to rank: each item's
-    rows (one per embedded text) are contiguous, scaled to unit length (a zero
-    vector stays zero, and scores 0)."""
+    rows (one per embedded text) are contiguous, at unit length (a zero vector stays
+    zero, and scores 0)."""
 
     keys: list[str]  # the memkv key of each item, in row order
     starts: npt.NDArray[np.intp]  # the first row of each item
@@ -94,10 +96,9 @@ def table(records: Iterable[tuple[str, Mapping[str, bytes]]], dims: int) -> Vect
             starts.append(len(pieces))
             pieces += kept
     rows = np.frombuffer(b"".join(pieces), dtype=_FLOAT).reshape(len(pieces), dims)
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    unit = np.divide(rows, norms, out=np.zeros_like(rows), where=norms != 0)
-    unit.flags.writeable = False  # shared by the searches that read it from a cache
-    return VectorTable(keys, np.asarray(starts, dtype=np.intp), unit)
+    # stored at unit length (`encode_vector`); frombuffer's array is read-only, so the
+    # searches that share it through a cache cannot change it
+    return VectorTable(keys, np.asarray(starts, dtype=np.intp), rows)
 
 
 def rank(
