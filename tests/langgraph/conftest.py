@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+import memkv
 from memkv.testing import ManualClock
+from tests.conftest import open_backend
 from tests.langgraph.fake_embeddings import CharacterEmbeddings
 from tests.langgraph.store_harness import STORE_CLASSES, StoreOpener
 
@@ -24,6 +26,14 @@ def store_class(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture
+def clocked_memory(backend_name: str, tmp_path: Path, clock: ManualClock) -> Iterator[memkv.Memory]:
+    """A fresh store of each backend, its time on the test's `clock`."""
+    memory = open_backend(backend_name, tmp_path, clock=clock)
+    yield memory
+    memory.close()
 
 
 @pytest.fixture

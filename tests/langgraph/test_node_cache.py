@@ -19,7 +19,6 @@ import asyncio
 import inspect
 import json
 import operator
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Final, TypedDict
 
@@ -41,15 +40,8 @@ Pairs = dict[FullKey, tuple[Any, int | None]]
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def mem(backend_name: str, tmp_path: Path, clock: ManualClock) -> Iterator[memkv.Memory]:
-    memory = open_backend(backend_name, tmp_path, clock=clock)
-    yield memory
-    memory.close()
+def mem(clocked_memory: memkv.Memory) -> memkv.Memory:
+    return clocked_memory
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import math
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,7 +32,6 @@ from memkv import expiry, layout
 from memkv.langgraph import AsyncMemkvStore, MemkvStore
 from memkv.langgraph.items import item_key
 from memkv.testing import ManualClock
-from tests.conftest import open_backend
 
 DIMS = 4
 
@@ -43,15 +42,8 @@ def embed(texts: Sequence[str]) -> list[list[float]]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def memory(backend_name: str, tmp_path: Path, clock: ManualClock) -> Iterator[memkv.Memory]:
-    mem = open_backend(backend_name, tmp_path, clock=clock)
-    yield mem
-    mem.close()
+def memory(clocked_memory: memkv.Memory) -> memkv.Memory:
+    return clocked_memory
 
 
 @pytest.fixture
