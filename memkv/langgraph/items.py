@@ -230,11 +230,6 @@ def predicate(filter_: Mapping[str, Any] | None) -> Predicate:
     return passes
 
 
-def matches(value: Mapping[str, Any], filter_: Mapping[str, Any] | None) -> bool:
-    """Whether ``value`` passes ``filter_`` (see `predicate`)."""
-    return predicate(filter_)(value)
-
-
 def _compare(found: Any, wanted: Any) -> bool:
     if isinstance(wanted, dict):
         if any(isinstance(name, str) and name.startswith("$") for name in wanted):

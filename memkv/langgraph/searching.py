@@ -120,32 +120,28 @@ def search(source: Source, op: SearchOp, query_vector: list[float] | None, keywo
     """The page ``op`` asks for: ranked by ``query_vector`` if given, else by recall if
     ``keywords`` (and the op has a query), else newest first."""
     wanted = op.offset + op.limit
-    if query_vector is not None:
-        return _by_vectors(source, op, query_vector, wanted)[op.offset : wanted]
-    if keywords and op.query:
-        return _by_keywords(source, op, op.query, wanted)[op.offset : wanted]
-    newest = source.newest(op.namespace_prefix)
     passes = layout.predicate(op.filter)
-    found: Found = []
-    for entry in newest.entries:
-        if len(found) >= wanted:
-            break
-        if passes(entry.content.value):
-            found.append((None, entry))
+    if query_vector is not None:
+        found = _by_vectors(source, op, passes, query_vector, wanted)
+    elif keywords and op.query:
+        found = _by_keywords(source, op, passes, op.query, wanted)
+    else:
+        found = _then_unranked([], source.newest(op.namespace_prefix), passes, wanted, frozenset())
     return found[op.offset : wanted]
 
 
-def _by_vectors(source: Source, op: SearchOp, query: list[float], wanted: int) -> Found:
+def _by_vectors(
+    source: Source, op: SearchOp, passes: layout.Predicate, query: list[float], wanted: int
+) -> Found:
     """Without a filter, the best items are read one by one, and the items under the
     prefix only if too few have vectors; with one, all of them are."""
     table = source.vectors(op.namespace_prefix)
     if op.filter:
         newest = source.newest(op.namespace_prefix)
-        passes = layout.predicate(op.filter)
         allowed = {key for key, entry in newest.by_key.items() if passes(entry.content.value)}
         ranked = vectors.rank(table, query, wanted, allowed)
         found: Found = [(score, newest.by_key[key]) for score, key in ranked]
-        return _then_unranked(found, newest, op, wanted, table.held)
+        return _then_unranked(found, newest, passes, wanted, table.held)
     asked = wanted
     while True:
         ranked = vectors.rank(table, query, asked)
@@ -160,16 +156,17 @@ def _by_vectors(source: Source, op: SearchOp, query: list[float], wanted: int) -
     found = found[:wanted]
     if len(found) < wanted:
         newest = source.newest(op.namespace_prefix)
-        return _then_unranked(found, newest, op, wanted, table.held)
+        return _then_unranked(found, newest, passes, wanted, table.held)
     return found
 
 
-def _by_keywords(source: Source, op: SearchOp, query: str, wanted: int) -> Found:
+def _by_keywords(
+    source: Source, op: SearchOp, passes: layout.Predicate, query: str, wanted: int
+) -> Found:
     """Without a filter, the best hits are read one by one, and the items under the
     prefix only if too few match; with one, all of them are."""
     if op.filter:
         newest = source.newest(op.namespace_prefix)
-        passes = layout.predicate(op.filter)
         found: Found = []
         for hit in source.recall(query, None, op.namespace_prefix):
             entry = newest.by_key.get(hit.key)  # absent: not an item, or read at another commit
@@ -177,7 +174,7 @@ def _by_keywords(source: Source, op: SearchOp, query: str, wanted: int) -> Found
                 found.append((hit.score, entry))
                 if len(found) >= wanted:
                     break
-        return _then_unranked(found, newest, op, wanted, {entry.key for _, entry in found})
+        return _then_unranked(found, newest, passes, wanted, {entry.key for _, entry in found})
     found = []
     for hit in source.recall(query, wanted, op.namespace_prefix):
         entry = source.item(hit.key)  # None: not an item
@@ -185,16 +182,19 @@ def _by_keywords(source: Source, op: SearchOp, query: str, wanted: int) -> Found
             found.append((hit.score, entry))
     if len(found) < wanted:
         newest = source.newest(op.namespace_prefix)
-        return _then_unranked(found, newest, op, wanted, {entry.key for _, entry in found})
+        return _then_unranked(found, newest, passes, wanted, {entry.key for _, entry in found})
     return found
 
 
 def _then_unranked(
-    found: Found, newest: Newest, op: SearchOp, wanted: int, ranked: set[str] | frozenset[str]
+    found: Found,
+    newest: Newest,
+    passes: layout.Predicate,
+    wanted: int,
+    ranked: set[str] | frozenset[str],
 ) -> Found:
     """``found``, then the items that pass the filter and are not in ``ranked``,
     newest first, up to ``wanted``."""
-    passes = layout.predicate(op.filter)
     for entry in newest.entries:
         if len(found) >= wanted:
             break
